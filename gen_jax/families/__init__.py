@@ -1,0 +1,1 @@
+"""Model families: one module each, registered with `gen_jax.registry.register`."""

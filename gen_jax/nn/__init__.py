@@ -1,0 +1,6 @@
+"""Reusable Flax Linen layers (no losses)."""
+
+from gen_jax.nn.conv import ConvNet
+from gen_jax.nn.mlp import MLP
+
+__all__ = ["ConvNet", "MLP"]

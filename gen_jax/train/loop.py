@@ -1,0 +1,148 @@
+"""`train(config, workdir)`: the one loop every model family runs through.
+
+The loop knows nothing of any family: it asks the registry for a `Family`, feeds it
+deterministic batches on a data-parallel mesh, and checkpoints, logs, samples and evaluates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gen_jax import config as config_lib
+from gen_jax import data, registry, viz
+from gen_jax.train import checkpoint, sharding
+from gen_jax.train.logging import MetricLogger, NonFiniteError, read_metrics
+
+
+class RunKeys(NamedTuple):
+  init: jax.Array    # parameter initialisation
+  train: jax.Array   # per-step keys: fold_in(train, step) inside the update
+  sample: jax.Array  # sample grids written during training
+  eval: jax.Array    # evaluation
+
+
+def run_keys(seed: int) -> RunKeys:
+  return RunKeys(*jax.random.split(jax.random.key(seed), 4))
+
+
+def total_steps(train_cfg, steps_per_epoch: int) -> int:
+  if train_cfg.get("num_steps", -1) and train_cfg.num_steps > 0:
+    return train_cfg.num_steps
+  return train_cfg.num_epochs * steps_per_epoch
+
+
+def compile_update(update_fn, mesh):
+  """jit with the state donated and replicated; raises if the update is ever traced twice."""
+  traces = 0
+
+  def traced_once(state, batch, key):
+    nonlocal traces
+    traces += 1
+    if traces > 1:
+      raise RuntimeError("the update was traced a second time: a batch or state changed shape or dtype")
+    return update_fn(state, batch, key)
+
+  repl = sharding.replicated(mesh)
+  return jax.jit(traced_once, donate_argnums=0, out_shardings=(repl, repl))
+
+
+@jax.jit
+def all_finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def restore_or_init(family, ckpt, key, example, mesh):
+  """The latest checkpoint of the workdir if there is one (checked), else a fresh init."""
+  abstract = jax.eval_shape(family.init, key, example)
+  state = ckpt.restore(abstract, sharding.replicated(mesh))
+  return state if state is not None else sharding.replicate(family.init(key, example), mesh)
+
+
+def write_samples(family, state, key, workdir: Path, step: int, num: int = 64) -> None:
+  labels = np.arange(num) % 10 if family.conditional else None
+  images = family.draw(state, key, num, labels=None if labels is None else jnp.asarray(labels))
+  viz.save_grid(np.asarray(images), workdir / f"samples_{step:07d}.png", labels=labels)
+
+
+def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+  """Trains (or resumes) `config.model` in `workdir`; returns the final evaluation."""
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  family = registry.build(config)
+  splits = data.load(config.data)
+  batches = data.Batches(splits["train"], config.data.batch_size, seed=config.seed)
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(config.data.batch_size, mesh)
+  keys = run_keys(config.seed)
+  example = batches.batch(0)
+  ckpt = checkpoint.Checkpointer(workdir, config, keep=config.train.keep_checkpoints,
+                                 batch_spec=checkpoint.batch_spec(example))
+  state = restore_or_init(family, ckpt, keys.init, example, mesh)
+  config_lib.save_json(config, workdir / "config.json")
+  update = compile_update(family.update, mesh)
+  cfg, total, start = config.train, total_steps(config.train, batches.steps_per_epoch), int(state.step)
+  logger = MetricLogger(workdir, start_step=start, total_steps=total, batch_size=config.data.batch_size,
+                        progress_bar=cfg.progress_bar)
+  try:
+    for step in range(start, total):
+      state, metrics = update(state, sharding.shard_batch(batches.batch(step), mesh), keys.train)
+      done = step + 1
+      logger.record(done, metrics)
+      last = done == total
+      if done % cfg.log_every == 0 or last:
+        logger.flush(done)
+      if done % cfg.checkpoint_every == 0 or last:
+        logger.flush(done)
+        if not bool(all_finite(state)):
+          raise NonFiniteError(f"non-finite parameters after step {done}")
+        ckpt.save(state)
+      if family.sample is not None and cfg.sample_every > 0 and (done % cfg.sample_every == 0 or last):
+        write_samples(family, state, keys.sample, workdir, done)
+    ckpt.wait()
+  except NonFiniteError as error:
+    ckpt.wait()
+    latest = ckpt.latest_step()
+    where = f"step {latest} in {ckpt.directory}" if latest is not None else "none was written yet"
+    raise NonFiniteError(f"training stopped: {error}. Last good checkpoint: {where} (kept).") from None
+  finally:
+    logger.close()
+    ckpt.close()
+  return finish(family, state, splits["test"], keys.eval, workdir)
+
+
+def finish(family, state, test_split, key, workdir: Path) -> dict:
+  """Evaluates on the test split and writes eval.json, the eval metrics and the loss curves."""
+  results = {k: float(v) for k, v in family.evaluate(state, test_split, key).items()}
+  results["step"] = int(state.step)
+  (workdir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
+  with open(workdir / "metrics.jsonl", "a") as f:
+    f.write(json.dumps({"split": "eval", **results}) + "\n")
+  viz.plot_curves(read_metrics(workdir), workdir / "loss_curves.png")
+  return results
+
+
+def restore_run(workdir: str | Path, *, data_dir: str | None = None):
+  """(config, family, state) of a run in `workdir`, from its latest checkpoint (checked)."""
+  workdir = Path(workdir)
+  if not (workdir / "config.json").is_file():
+    raise FileNotFoundError(f"{workdir} is not a gen-jax run: it has no config.json")
+  config = config_lib.load_json(workdir / "config.json")
+  if data_dir:
+    config.data.data_dir = str(data_dir)
+  family = registry.build(config)
+  ckpt = checkpoint.Checkpointer(workdir, config, keep=config.train.keep_checkpoints)
+  if ckpt.latest_step() is None:
+    raise FileNotFoundError(f"{workdir} has no checkpoint yet")
+  example = checkpoint.example_from_spec(ckpt.read_meta()["batch"])
+  abstract = jax.eval_shape(family.init, run_keys(config.seed).init, example)
+  state = ckpt.restore(abstract, sharding.replicated(sharding.make_mesh()))
+  ckpt.close()
+  return config, family, state

@@ -1,0 +1,65 @@
+"""Pictures: image grids and loss curves (PNG, headless matplotlib)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def image_grid(images: np.ndarray, *, columns: int | None = None, pad: int = 2) -> np.ndarray:
+  """uint8 [N, H, W, C] -> one uint8 [rows*(H+pad)+pad, cols*(W+pad)+pad, C] mosaic."""
+  images = np.asarray(images)
+  if images.ndim != 4 or images.dtype != np.uint8:
+    raise ValueError(f"expected uint8 images [N, H, W, C], got {images.dtype} {images.shape}")
+  n, h, w, c = images.shape
+  columns = columns or math.ceil(math.sqrt(n))
+  rows = math.ceil(n / columns)
+  grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, np.uint8)
+  for i, image in enumerate(images):
+    r, col = divmod(i, columns)
+    grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = image
+  return grid
+
+
+def save_grid(images: np.ndarray, path: str | Path, *, labels=None, columns: int | None = None) -> None:
+  """Writes a PNG mosaic of `images`; conditional samples are ordered by their label."""
+  images = np.asarray(images)
+  if labels is not None:
+    order = np.argsort(np.asarray(labels), kind="stable")
+    images = images[order]
+  grid = image_grid(images, columns=columns)
+  cmap = "gray" if grid.shape[-1] == 1 else None
+  plt.imsave(str(path), grid[..., 0] if grid.shape[-1] == 1 else grid, cmap=cmap, vmin=0, vmax=255)
+
+
+def plot_curves(records: list[dict], path: str | Path) -> None:
+  """One panel per metric (loss first), train and eval curves against the step."""
+  latest = {}
+  for r in records:  # a resumed run may log a step twice: the later line wins
+    latest[(r.get("split", "train"), r["step"])] = r
+  panel = lambda k: k.removeprefix("test_")  # test_loss is drawn on the loss panel
+  skip = ("step", "split", "examples_per_sec")
+  keys = sorted({panel(k) for r in latest.values() for k in r if k not in skip}, key=lambda k: (k != "loss", k))
+  if not keys:
+    return
+  fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+  for ax, key in zip(axes[0], keys):
+    for split in ("train", "eval"):
+      points = sorted((s, v) for (sp, s), r in latest.items() if sp == split
+                      for k, v in r.items() if k not in skip and panel(k) == key)
+      if points:
+        steps, values = zip(*points)
+        ax.plot(steps, values, "o-" if len(points) < 3 else "-", label=split, markersize=3)
+    ax.set_xlabel("step")
+    ax.set_title(key)
+    ax.grid(alpha=0.3)
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
