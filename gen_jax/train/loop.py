@@ -74,10 +74,10 @@ def write_samples(family, state, key, workdir: Path, step: int, num: int = 64) -
 
 def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   """Trains (or resumes) `config.model` in `workdir`; returns the final evaluation."""
+  family = registry.build(config)
+  splits = data.load(config.data)  # fails before anything is written when data are missing
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  family = registry.build(config)
-  splits = data.load(config.data)
   batches = data.Batches(splits["train"], config.data.batch_size, seed=config.seed)
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.data.batch_size, mesh)

@@ -1,0 +1,71 @@
+"""Shared fixtures: strict dtype promotion, the MNIST folder, a tiny trained run.
+
+MNIST comes from `../shared/data/mnist` (or GEN_JAX_TEST_MNIST) when it exists; otherwise
+TFDS's mock data are written as IDX files into a temporary folder. No test touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+os.environ.setdefault("GEN_JAX_OFFLINE", "1")  # the TFDS fallback never probes the network
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = Path(os.environ.get("GEN_JAX_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
+HAVE_REAL_MNIST = (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists()
+real_mnist = pytest.mark.skipif(not HAVE_REAL_MNIST, reason="needs the real MNIST files in ../shared/data/mnist")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+  """Any attempt to open a connection fails the test."""
+
+  def refuse(*args, **kwargs):
+    raise AssertionError(f"a test tried to open a network connection: {args}")
+
+  monkeypatch.setattr(socket, "create_connection", refuse)
+  monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory) -> Path:
+  if HAVE_REAL_MNIST:
+    return SHARED_MNIST
+  import numpy as np
+  import tensorflow_datasets as tfds
+
+  from gen_jax.data.mnist import write_idx
+
+  folder = tmp_path_factory.mktemp("mock_mnist")
+  data = {}
+  with tfds.testing.mock_data(num_examples=4096, seed=0):
+    for split in ("train", "test"):
+      source = tfds.data_source("mnist", split=split)
+      records = [source[i] for i in range(len(source))]
+      data[split] = {"image": np.stack([r["image"] for r in records]),
+                     "label": np.asarray([r["label"] for r in records]) % 10}
+  write_idx(folder, data)
+  return folder
+
+
+def tiny_config(mnist_dir, *overrides: str):
+  from gen_jax import config as config_lib
+
+  config = config_lib.load("classifier", "tiny")
+  return config_lib.override(config, [f"data.data_dir={mnist_dir}", *overrides])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(mnist_dir, tmp_path_factory) -> Path:
+  """A tiny classifier trained once (in-process) for the tests that need a finished run."""
+  from gen_jax.train import loop
+
+  workdir = tmp_path_factory.mktemp("tiny_run")
+  loop.train(tiny_config(mnist_dir), workdir)
+  return workdir
