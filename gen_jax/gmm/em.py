@@ -1,0 +1,133 @@
+"""One EM iteration for a Gaussian mixture, over chunks of the data (Dempster et al., 1977).
+
+E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), in log space with logsumexp.
+Sufficient statistics (weighted by sample weights w_n, summed chunk by chunk with `lax.scan`):
+    N_k = Σ_n w_n r_nk,   S_k = Σ_n w_n r_nk x_n,   Q_k = Σ_n w_n r_nk x_n x_nᵀ (or its diagonal, trace).
+M-step in closed form: π_k = N_k / Σ_j N_j,  μ_k = S_k / N_k,  Σ_k = Q_k / N_k - μ_k μ_kᵀ + reg·I.
+Memory is bounded by one chunk: [C, K] responsibilities and at most [C, K, D] (full covariances).
+Sharded data (chunks split over a `data` mesh axis) give per-device partial sums that jit adds.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gen_jax.gmm.params import GMMParams, joint_log_prob
+
+
+class Stats(NamedTuple):
+  nk: jax.Array              # [K] Σ w r
+  sx: jax.Array              # [K, D] Σ w r x
+  sxx: jax.Array             # full [K, D, D] | diag [K, D] | spherical [K] | tied [D, D]
+  total_weight: jax.Array    # scalar Σ w
+  log_likelihood: jax.Array  # scalar Σ w log p(x)
+  worst_log_prob: jax.Array  # scalar: the lowest log p(x) of a point with w > 0
+  worst_x: jax.Array         # [D]: that point (re-seeds a dead component)
+
+
+def second_moments(x, wr, covariance_type):
+  """Q for one chunk: x [C, D], wr = w·r [C, K]."""
+  if covariance_type == "full":
+    return jnp.einsum("ck,cd,ce->kde", wr, x, x)
+  if covariance_type == "diag":
+    return wr.T @ (x * x)
+  if covariance_type == "spherical":
+    return wr.T @ jnp.sum(x * x, 1)
+  return (x * jnp.sum(wr, 1, keepdims=True)).T @ x  # tied: Σ w x xᵀ
+
+
+def chunk_stats(x, w, resp, log_norm, covariance_type) -> Stats:
+  """Statistics of one chunk given responsibilities resp [C, K] and log p(x) [C]."""
+  wr = w[:, None] * resp
+  valid_log_norm = jnp.where(w > 0, log_norm, jnp.inf)
+  worst = jnp.argmin(valid_log_norm)
+  return Stats(jnp.sum(wr, 0), wr.T @ x, second_moments(x, wr, covariance_type), jnp.sum(w),
+               jnp.sum(w * log_norm), valid_log_norm[worst], x[worst])
+
+
+def accumulate(resp_fn: Callable, x_chunks, w_chunks, covariance_type) -> Stats:
+  """Sums `chunk_stats` over x_chunks [M, C, D] with resp_fn(index, x) -> (resp, log p(x))."""
+
+  def body(total, inputs):
+    index, x, w = inputs
+    s = chunk_stats(x, w, *resp_fn(index, x), covariance_type)
+    worse = s.worst_log_prob < total.worst_log_prob
+    summed = jax.tree.map(jnp.add, total[:5], s[:5])
+    return Stats(*summed, jnp.where(worse, s.worst_log_prob, total.worst_log_prob),
+                 jnp.where(worse, s.worst_x, total.worst_x)), None
+
+  first = jax.eval_shape(lambda: chunk_stats(x_chunks[0], w_chunks[0], *resp_fn(0, x_chunks[0]), covariance_type))
+  zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), first)
+  zero = zero._replace(worst_log_prob=jnp.array(jnp.inf, first.worst_log_prob.dtype))
+  indices = jnp.arange(x_chunks.shape[0])
+  return jax.lax.scan(body, zero, (indices, x_chunks, w_chunks))[0]
+
+
+def posterior(params: GMMParams):
+  """resp_fn of the E-step: responsibilities and log p(x) under `params`."""
+
+  def resp_fn(index, x):
+    del index
+    joint = joint_log_prob(params, x)  # [C, K]
+    log_norm = jax.nn.logsumexp(joint, axis=1)
+    return jnp.exp(joint - log_norm[:, None]), log_norm
+
+  return resp_fn
+
+
+def m_step(stats: Stats, covariance_type: str, reg_covar: float) -> GMMParams:
+  """Closed-form maximisation given the sufficient statistics (scikit-learn's 10·eps guard on N_k)."""
+  nk = stats.nk + 10 * jnp.finfo(stats.nk.dtype).eps
+  means = stats.sx / nk[:, None]
+  d = means.shape[1]
+  eye = jnp.eye(d, dtype=means.dtype)
+  if covariance_type == "full":
+    cov = stats.sxx / nk[:, None, None] - jnp.einsum("kd,ke->kde", means, means)
+    cov = (cov + jnp.swapaxes(cov, 1, 2)) / 2 + reg_covar * eye
+  elif covariance_type == "diag":
+    cov = jnp.maximum(stats.sxx / nk[:, None] - means * means, 0) + reg_covar
+  elif covariance_type == "spherical":
+    cov = jnp.maximum(stats.sxx / nk - jnp.sum(means * means, 1), 0) / d + reg_covar
+  else:  # tied
+    cov = (stats.sxx - jnp.einsum("k,kd,ke->de", nk, means, means)) / jnp.sum(nk)
+    cov = (cov + cov.T) / 2 + reg_covar * eye
+  return GMMParams(nk / jnp.sum(nk), means, cov, covariance_type)
+
+
+def data_covariance(stats: Stats, covariance_type: str, reg_covar: float):
+  """The covariance of all the data, in the shape of one component's covariance."""
+  mean = jnp.sum(stats.sx, 0) / stats.total_weight
+  if covariance_type == "full":
+    return jnp.sum(stats.sxx, 0) / stats.total_weight - jnp.outer(mean, mean) + reg_covar * jnp.eye(mean.shape[0], dtype=mean.dtype)
+  if covariance_type == "diag":
+    return jnp.maximum(jnp.sum(stats.sxx, 0) / stats.total_weight - mean * mean, 0) + reg_covar
+  if covariance_type == "spherical":
+    return jnp.maximum(jnp.sum(stats.sxx) / stats.total_weight - jnp.sum(mean * mean), 0) / mean.shape[0] + reg_covar
+  return None  # tied: the shared covariance stays
+
+
+def reseed_dead(params: GMMParams, stats: Stats, reg_covar: float, threshold: float = 1e-6) -> GMMParams:
+  """Re-seeds the first component whose responsibility mass N_k < threshold·Σw.
+
+  It moves to the worst-explained point with the data's covariance and one point's weight.
+  A collapsing component thus stays finite and gets another chance instead of dying.
+  """
+  dead = stats.nk < threshold * stats.total_weight
+  k = jnp.argmax(dead)
+  any_dead = jnp.any(dead)
+  means = jnp.where(any_dead, params.means.at[k].set(stats.worst_x), params.means)
+  weights = jnp.where(any_dead, params.weights.at[k].set(1 / stats.total_weight), params.weights)
+  cov, spread = params.covariances, data_covariance(stats, params.covariance_type, reg_covar)
+  if spread is not None:
+    cov = jnp.where(any_dead, cov.at[k].set(spread), cov)
+  return params.replace(weights=weights / jnp.sum(weights), means=means, covariances=cov)
+
+
+def em_step(params: GMMParams, x_chunks, w_chunks, reg_covar: float):
+  """One EM iteration: (new params, mean log-likelihood of the *input* params)."""
+  stats = accumulate(posterior(params), x_chunks, w_chunks, params.covariance_type)
+  new = reseed_dead(m_step(stats, params.covariance_type, reg_covar), stats, reg_covar)
+  return new, stats.log_likelihood / stats.total_weight

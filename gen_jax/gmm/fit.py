@@ -1,0 +1,186 @@
+"""`fit`: EM to convergence inside one jit (`lax.while_loop`), `n_init` restarts under `vmap`.
+
+The data are centred (weighted mean subtracted) before fitting so that the one-pass second
+moments stay accurate in float32, then cut into fixed-size chunks padded with zero-weight
+rows. With several devices the chunks are split over a `data` mesh axis and the sufficient
+statistics are summed across devices by the compiler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from gen_jax.gmm.em import em_step
+from gen_jax.gmm.init import INITS, initialize
+from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, joint_log_prob
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+  params: GMMParams           # the fitted mixture (of the best restart)
+  log_likelihood: np.ndarray  # [n_iter] mean log-likelihood per point before each M-step
+  n_iter: int                 # EM iterations run
+  converged: bool             # whether the gain fell below tol before max_iter
+
+
+def check_data(x, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
+  """x as [N, D] and weights [N], or a ValueError that names what was expected."""
+  x = np.asarray(x)
+  if x.ndim == 1:
+    x = x[:, None]
+  if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+    raise ValueError(f"x must be a non-empty [N, D] array (or [N] for 1-D data); got shape {x.shape}")
+  if not np.issubdtype(x.dtype, np.number):
+    raise ValueError(f"x must be numeric, got dtype {x.dtype}")
+  bad = int(np.sum(~np.isfinite(x)))
+  if bad:
+    raise ValueError(f"x has {bad} non-finite values (NaN or inf); remove or impute them first")
+  w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+  if w.shape != (len(x),) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+    raise ValueError(f"sample_weight must be finite, non-negative, [N]={len(x)} values with a positive sum")
+  return x, w
+
+
+def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -> int:
+  """Rows per chunk: the largest intermediate ([C, K, D] for full, else [C, K]) near 4M values."""
+  per_row = k * d if covariance_type == "full" else k + d
+  size = min(max(2 ** 22 // per_row, 256), 2 ** 16, n)
+  return max(devices, size // devices * devices)
+
+
+def chunked(x: np.ndarray, w: np.ndarray, size: int, dtype, mesh=None):
+  """[N, D] -> zero-weight padded chunks [M, C, D] and [M, C] (split over `mesh` if given)."""
+  m = math.ceil(len(x) / size)
+  pad = m * size - len(x)
+  x_chunks = np.concatenate([x, np.zeros((pad, x.shape[1]), x.dtype)]).reshape(m, size, -1)
+  w_chunks = np.concatenate([w, np.zeros(pad)]).reshape(m, size)
+  x_chunks, w_chunks = jnp.asarray(x_chunks, dtype), jnp.asarray(w_chunks, dtype)
+  if mesh is not None:
+    x_chunks = jax.device_put(x_chunks, NamedSharding(mesh, P(None, "data", None)))
+    w_chunks = jax.device_put(w_chunks, NamedSharding(mesh, P(None, "data")))
+  return x_chunks, w_chunks
+
+
+def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
+  """EM until |gain| < tol or max_iter: (params, history [max_iter], n_iter, converged)."""
+  history = jnp.full((max_iter,), jnp.nan, x_chunks.dtype)
+
+  def cond(carry):
+    _, it, _, _, converged = carry
+    return (it < max_iter) & ~converged
+
+  def body(carry):
+    params, it, previous, history, _ = carry
+    params, ll = em_step(params, x_chunks, w_chunks, reg_covar)
+    converged = (it > 0) & (jnp.abs(ll - previous) < tol)
+    return params, it + 1, ll, history.at[it].set(ll), converged
+
+  start = (params, jnp.int32(0), jnp.array(-jnp.inf, x_chunks.dtype), history, jnp.array(False))
+  params, it, _, history, converged = jax.lax.while_loop(cond, body, start)
+  return params, history, it, converged
+
+
+@functools.partial(jax.jit, static_argnames=("k", "covariance_type", "init", "tol", "max_iter", "reg_covar"))
+def _fit(keys, x_chunks, w_chunks, init_params, *, k, covariance_type, init, tol, max_iter, reg_covar):
+  em = functools.partial(run_em, x_chunks=x_chunks, w_chunks=w_chunks, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
+  if init_params is not None:
+    return em(init_params)
+
+  def restart(key):
+    return em(initialize(key, x_chunks, w_chunks, k, covariance_type, init, reg_covar))
+
+  params, history, it, converged = jax.vmap(restart)(keys)
+  best = jnp.argmax(jnp.where(jnp.isnan(history[jnp.arange(len(it)), it - 1]), -jnp.inf,
+                              history[jnp.arange(len(it)), it - 1]))
+  return jax.tree.map(lambda a: a[best], (params, history, it, converged))
+
+
+def _check_init_params(init_params: GMMParams, k, d, covariance_type) -> None:
+  expected = {"weights": (k,), "means": (k, d), "covariances": covariance_shape(covariance_type, k, d)}
+  if init_params.covariance_type != covariance_type:
+    raise ValueError(f"init_params are {init_params.covariance_type!r}, but covariance_type={covariance_type!r}")
+  for name, shape in expected.items():
+    if tuple(np.shape(getattr(init_params, name))) != shape:
+      raise ValueError(f"init_params.{name} must have shape {shape}, got {np.shape(getattr(init_params, name))}")
+
+
+def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float = 1e-3, max_iter: int = 100,
+        n_init: int = 1, init: str = "kmeans++", reg_covar: float = 1e-6, sample_weight=None,
+        init_params: GMMParams | None = None, shard: bool = True) -> FitResult:
+  """Fits a K-component Gaussian mixture to x [N, D] by EM (maximum likelihood).
+
+  Returns the best of `n_init` restarts (highest final log-likelihood). The dtype is JAX's
+  default float (float64 under `jax_enable_x64`). `init_params` (a `GMMParams`) starts EM from
+  given parameters: a warm start; then `init` and `n_init` are not used.
+  """
+  x, w = check_data(x, sample_weight)
+  check_covariance_type(covariance_type)
+  n, d = x.shape
+  support = int(np.sum(w > 0))
+  if not isinstance(n_components, (int, np.integer)) or not 1 <= n_components <= support:
+    raise ValueError(f"n_components must be an integer in [1, {support}] (the number of weighted points); got {n_components}")
+  if init not in INITS:
+    raise ValueError(f"init must be one of {', '.join(INITS)}, or pass init_params; got {init!r}")
+  if tol < 0 or max_iter < 1 or n_init < 1 or reg_covar < 0:
+    raise ValueError(f"need tol >= 0, max_iter >= 1, n_init >= 1, reg_covar >= 0; got {tol}, {max_iter}, {n_init}, {reg_covar}")
+  dtype = jnp.asarray(0.0).dtype  # float32, or float64 under jax_enable_x64
+  center = (np.sum(w[:, None] * x, 0) / w.sum()).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+  devices = jax.device_count() if shard else 1
+  mesh = jax.make_mesh((devices,), ("data",)) if devices > 1 else None
+  x_chunks, w_chunks = chunked(x - center, w, chunk_size(n, n_components, d, covariance_type, devices), dtype, mesh)
+  shift = jnp.asarray(center, dtype)
+  if init_params is not None:
+    _check_init_params(init_params, n_components, d, covariance_type)
+    init_params = jax.tree.map(lambda a: jnp.asarray(a, dtype), init_params)
+    init_params = init_params.replace(means=init_params.means - shift)
+  params, history, it, converged = _fit(jax.random.split(key, n_init), x_chunks, w_chunks, init_params,
+                                        k=int(n_components), covariance_type=covariance_type, init=init,
+                                        tol=float(tol), max_iter=int(max_iter), reg_covar=float(reg_covar))
+  params = params.replace(means=params.means + shift)
+  it = int(it)
+  return FitResult(params, np.asarray(history)[:it], it, bool(converged))
+
+
+@jax.jit
+def log_prob(params: GMMParams, x) -> jax.Array:
+  """log p(x_n) = logsumexp_k [log π_k + log N(x_n | μ_k, Σ_k)] for x [N, D] -> [N]."""
+  return jax.nn.logsumexp(joint_log_prob(params, x), axis=1)
+
+
+@jax.jit
+def predict_proba(params: GMMParams, x) -> jax.Array:
+  """Responsibilities p(k | x_n) [N, K]."""
+  return jax.nn.softmax(joint_log_prob(params, x), axis=1)
+
+
+@jax.jit
+def predict(params: GMMParams, x) -> jax.Array:
+  """The most probable component of each point [N]."""
+  return jnp.argmax(joint_log_prob(params, x), axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("n",))
+def sample(params: GMMParams, key, n: int) -> tuple[jax.Array, jax.Array]:
+  """n draws (x [n, D], component [n]); draw i uses fold_in(key, i) only."""
+  kind, cov = params.covariance_type, params.covariances
+  if kind in ("full", "tied"):
+    chol = jnp.linalg.cholesky(cov)
+    scale = (lambda z, e: chol[z] @ e) if kind == "full" else (lambda z, e: chol @ e)
+  else:
+    std = jnp.sqrt(cov)
+    scale = lambda z, e: std[z] * e
+
+  def one(i):
+    k_component, k_noise = jax.random.split(jax.random.fold_in(key, i))
+    z = jax.random.categorical(k_component, jnp.log(params.weights))
+    eps = jax.random.normal(k_noise, (params.dim,), params.means.dtype)
+    return params.means[z] + scale(z, eps), z
+
+  return jax.vmap(one)(jnp.arange(n))
