@@ -1,7 +1,7 @@
 """gen-jax: the only module that parses arguments.
 
   gen-jax list
-  gen-jax train MODEL --workdir DIR [--config NAME_OR_FILE] [--data-dir DIR] [--config.KEY=VALUE ...]
+  gen-jax train MODEL --workdir DIR [--config NAME_OR_FILE] [--data-dir DIR] [--data SOURCE] [--config.KEY=VALUE ...]
   gen-jax sample --workdir DIR --num N --seed S [--labels L1,L2,...] --out FILE.npz
   gen-jax eval --workdir DIR [--judge DIR] [--num N] [--data-dir DIR]
 """
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
   train.add_argument("--workdir", required=True)
   train.add_argument("--config", default=None, help="variant name (e.g. mlp, cnn, tiny) or FILE.py[:arg]")
   train.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
+  train.add_argument("--data", default=None, help="density models: FILE (numeric text), toy:NAME or mnist")
   train.add_argument("--multihost", action="store_true", help="call jax.distributed.initialize() first")
   sample = sub.add_parser("sample", help="draw samples from a trained generative model")
   sample.add_argument("--workdir", required=True)
@@ -61,6 +62,9 @@ def _train(args, overrides: list[str]) -> None:
   config = config_lib.load(args.model, args.config)
   if args.data_dir:
     overrides = [f"data.data_dir={args.data_dir}", *overrides]
+  if args.data:
+    source = args.data if args.data == "mnist" or args.data.startswith("toy:") else str(Path(args.data).absolute())
+    overrides = [f"data.source={source}", *overrides]
   config = config_lib.override(config, overrides)
   results = loop.train(config, args.workdir)
   print(json.dumps(results))
@@ -87,12 +91,15 @@ def _sample(args) -> None:
     raise ValueError(f"--out must end in .npz, got {out}")
   _, family, state = restore_run(args.workdir)
   labels = _parse_labels(args.labels, args.num)
-  images = np.asarray(family.draw(state, jax.random.key(args.seed), args.num, labels=labels))
-  arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
+  samples = np.asarray(family.draw(state, jax.random.key(args.seed), args.num, labels=labels))
+  arrays = {"images" if samples.ndim == 4 else "samples": samples}  # images uint8 [N, H, W, C]; points [N, D]
+  if labels is not None:
+    arrays["labels"] = labels
   out.parent.mkdir(parents=True, exist_ok=True)
   np.savez(out, **arrays)
-  viz.save_grid(images[:100], out.with_suffix(".png"), labels=None if labels is None else labels[:100])
-  print(json.dumps({"out": str(out), "png": str(out.with_suffix(".png")), "shape": list(images.shape)}))
+  shown = samples[:100] if samples.ndim == 4 else samples
+  viz.save_samples(shown, out.with_suffix(".png"), labels=None if labels is None else labels[:len(shown)])
+  print(json.dumps({"out": str(out), "png": str(out.with_suffix(".png")), "shape": list(samples.shape)}))
 
 
 def _eval(args) -> None:

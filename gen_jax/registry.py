@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 import ml_collections
 
 # Family modules imported by `get`/`names` so that they can register themselves.
-_FAMILY_MODULES = ("gen_jax.families.classifier",)
+_FAMILY_MODULES = ("gen_jax.families.classifier", "gen_jax.families.gaussian", "gen_jax.families.gmm")
 
 _BUILDERS: dict[str, Callable[..., "Family"]] = {}
 
@@ -31,7 +31,10 @@ class Family:
       `key` is the run's train key; the update derives its per-step key with
       `fold_in(key, state.step)` inside jit.
   evaluate(state, dataset, key) -> dict[str, float]  test metrics on the held-out split.
-  sample(state, key, num, labels=None) -> uint8 [N, H, W, C], or None if it cannot sample.
+  sample(state, key, num, labels=None) -> uint8 images [N, H, W, C] (or float points [N, D]
+      for models of tabular data), or None if the family cannot sample.
+  report(state, train_split, workdir) -> None   optional: figures and files written at the end.
+  A family may put `converged` in its metrics: the loop then stops early (EM does).
   """
 
   name: str
@@ -40,6 +43,7 @@ class Family:
   evaluate: Callable[..., dict]
   sample: Optional[Callable[..., Any]] = None
   conditional: bool = False  # whether `sample` takes `labels`
+  report: Optional[Callable[..., None]] = None
 
   def draw(self, state, key, num: int, labels=None):
     """`sample`, or a clear `CannotSample` error for families without a sampler."""

@@ -63,3 +63,51 @@ def plot_curves(records: list[dict], path: str | Path) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
+
+
+def save_samples(samples: np.ndarray, path: str | Path, *, labels=None) -> None:
+  """A grid for uint8 images [N, H, W, C]; a histogram (1-D) or scatter (2-D+) for points [N, D]."""
+  samples = np.asarray(samples)
+  if samples.ndim == 4:
+    return save_grid(samples, path, labels=labels)
+  fig, ax = plt.subplots(figsize=(5, 4))
+  if samples.shape[1] == 1:
+    ax.hist(samples[:, 0], bins=50, color="tab:blue", alpha=0.7)
+  else:
+    ax.scatter(samples[:, 0], samples[:, 1], s=4, alpha=0.6)
+  ax.set_title(f"{len(samples)} samples")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def plot_density(x: np.ndarray, log_prob, path: str | Path, *, title: str, centers=None) -> None:
+  """Data with a fitted density: histogram + curve (1-D), scatter + contour lines (2-D).
+
+  `log_prob` maps points [M, D] to log-densities [M]. Nothing is drawn for D > 2.
+  """
+  x = np.asarray(x)
+  if x.shape[1] > 2:
+    return
+  fig, ax = plt.subplots(figsize=(6, 4.5))
+  lo, hi = x.min(0), x.max(0)
+  margin = 0.1 * (hi - lo) + 1e-9
+  if x.shape[1] == 1:
+    grid = np.linspace(lo[0] - margin[0], hi[0] + margin[0], 400)[:, None]
+    ax.hist(x[:, 0], bins=60, density=True, color="tab:blue", alpha=0.5, label="data")
+    ax.plot(grid[:, 0], np.exp(np.asarray(log_prob(grid))), "r-", lw=2, label="fit")
+    ax.set_ylabel("density")
+    ax.legend()
+  else:
+    u, v = np.meshgrid(np.linspace(lo[0] - margin[0], hi[0] + margin[0], 200),
+                       np.linspace(lo[1] - margin[1], hi[1] + margin[1], 200))
+    density = np.exp(np.asarray(log_prob(np.stack([u.ravel(), v.ravel()], 1)))).reshape(u.shape)
+    ax.scatter(x[:, 0], x[:, 1], s=6, alpha=0.6, label="data")
+    ax.contour(u, v, density, levels=8, colors="tab:red", linewidths=1)
+    if centers is not None:
+      ax.plot(np.asarray(centers)[:, 0], np.asarray(centers)[:, 1], "kx", ms=10, mew=2, label="means")
+      ax.legend()
+  ax.set_title(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)

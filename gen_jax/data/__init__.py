@@ -6,10 +6,11 @@ import numpy as np
 
 from gen_jax.data.batching import Batches, batched_apply, binarize, epoch_permutation, fixed_binarized, scale_images
 from gen_jax.data.mnist import DataNotFoundError, load_mnist
+from gen_jax.data.tabular import load_points, load_text
 from gen_jax.data.toy import load_toy
 
 __all__ = ["Batches", "DataNotFoundError", "batched_apply", "binarize", "epoch_permutation",
-           "fixed_binarized", "load", "load_mnist", "load_toy", "scale_images"]
+           "fixed_binarized", "load", "load_mnist", "load_points", "load_text", "load_toy", "scale_images"]
 
 
 def _mnist(cfg):
@@ -31,7 +32,29 @@ def _toy(cfg):
   return out
 
 
-_LOADERS = {"mnist": _mnist, "toy": _toy}
+def _points(cfg):
+  """Rows of `cfg.source` with unit weights, padded with zero-weight rows to a multiple of the
+  device count so that a full batch splits evenly; MNIST pixels keep their test split."""
+  import jax
+  import jax.numpy as jnp
+
+  dtype = jnp.asarray(0.0).dtype  # float32, or float64 under jax_enable_x64
+  splits = {"train": load_points(cfg.source, seed=cfg.seed, toy_examples=cfg.toy_examples, data_dir=cfg.data_dir)}
+  if cfg.source == "mnist":
+    test = load_mnist(cfg.data_dir or None)["test"]["image"]
+    splits["test"] = {"x": test.reshape(len(test), -1) / 255.0}
+  else:
+    splits["test"] = splits["train"]
+  out = {}
+  for name, split in splits.items():
+    x = split["x"]
+    pad = -len(x) % jax.device_count()
+    out[name] = {"x": np.concatenate([x, np.zeros((pad, x.shape[1]))]).astype(dtype),
+                 "weight": np.concatenate([np.ones(len(x)), np.zeros(pad)]).astype(dtype)}
+  return out
+
+
+_LOADERS = {"mnist": _mnist, "toy": _toy, "points": _points}
 
 
 def load(cfg) -> dict[str, dict[str, np.ndarray]]:

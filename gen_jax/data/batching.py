@@ -25,7 +25,8 @@ class Batches:
   """Fixed-size batches of a dict of equally long arrays, in (seed, epoch) order.
 
   The last incomplete batch of each epoch is dropped so that every step has the same shape
-  (one compilation). `transform` maps a raw numpy batch to the model's inputs.
+  (one compilation). `batch_size=-1` gives the whole data set at every step (EM).
+  `transform` maps a raw numpy batch to the model's inputs.
   """
 
   def __init__(self, arrays: Mapping[str, np.ndarray], batch_size: int, *, seed: int,
@@ -34,15 +35,19 @@ class Batches:
     if len(set(lengths.values())) != 1:
       raise ValueError(f"arrays must have equal lengths, got {lengths}")
     self.num_examples = next(iter(lengths.values()))
+    batch_size = self.num_examples if batch_size == -1 else batch_size  # -1: the full data set
     if not 0 < batch_size <= self.num_examples:
-      raise ValueError(f"batch_size must be in [1, {self.num_examples}], got {batch_size}")
+      raise ValueError(f"batch_size must be in [1, {self.num_examples}] or -1 (all), got {batch_size}")
     self.arrays, self.batch_size, self.seed = dict(arrays), batch_size, seed
+    self.full = batch_size == self.num_examples
     self.transform = transform or (lambda b: b)
     self.steps_per_epoch = self.num_examples // batch_size
     self._cached_epoch, self._order = -1, None
 
   def batch(self, step: int) -> Batch:
     """The batch read at global step `step` (0-based)."""
+    if self.full:  # every row, in file order: no copy, no shuffle
+      return self.transform(dict(self.arrays))
     epoch, i = divmod(step, self.steps_per_epoch)
     if epoch != self._cached_epoch:
       self._order = epoch_permutation(self.num_examples, seed=self.seed, epoch=epoch)

@@ -126,8 +126,23 @@ def reseed_dead(params: GMMParams, stats: Stats, reg_covar: float, threshold: fl
   return params.replace(weights=weights / jnp.sum(weights), means=means, covariances=cov)
 
 
-def em_step(params: GMMParams, x_chunks, w_chunks, reg_covar: float):
-  """One EM iteration: (new params, mean log-likelihood of the *input* params)."""
+def combine_across(stats: Stats, axis_name: str) -> Stats:
+  """Under pmap: the statistics of all devices (sums by psum, the worst point by pmin)."""
+  sums = jax.lax.psum(tuple(stats[:5]), axis_name)
+  worst = jax.lax.pmin(stats.worst_log_prob, axis_name)
+  mine = (stats.worst_log_prob == worst).astype(stats.worst_x.dtype)
+  worst_x = jax.lax.psum(mine * stats.worst_x, axis_name) / jax.lax.psum(mine, axis_name)
+  return Stats(*sums, worst, worst_x)
+
+
+def em_step(params: GMMParams, x_chunks, w_chunks, reg_covar: float, *, axis_name: str | None = None):
+  """One EM iteration: (new params, mean log-likelihood of the *input* params).
+
+  With `axis_name` (under pmap) each device holds a slice of the chunks and the statistics
+  are summed over that axis before the M-step; under jit-sharding the compiler does it.
+  """
   stats = accumulate(posterior(params), x_chunks, w_chunks, params.covariance_type)
+  if axis_name is not None:
+    stats = combine_across(stats, axis_name)
   new = reseed_dead(m_step(stats, params.covariance_type, reg_covar), stats, reg_covar)
   return new, stats.log_likelihood / stats.total_weight

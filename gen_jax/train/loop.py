@@ -68,8 +68,8 @@ def restore_or_init(family, ckpt, key, example, mesh):
 
 def write_samples(family, state, key, workdir: Path, step: int, num: int = 64) -> None:
   labels = np.arange(num) % 10 if family.conditional else None
-  images = family.draw(state, key, num, labels=None if labels is None else jnp.asarray(labels))
-  viz.save_grid(np.asarray(images), workdir / f"samples_{step:07d}.png", labels=labels)
+  samples = family.draw(state, key, num, labels=None if labels is None else jnp.asarray(labels))
+  viz.save_samples(np.asarray(samples), workdir / f"samples_{step:07d}.png", labels=labels)
 
 
 def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
@@ -80,7 +80,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   workdir.mkdir(parents=True, exist_ok=True)
   batches = data.Batches(splits["train"], config.data.batch_size, seed=config.seed)
   mesh = sharding.make_mesh()
-  sharding.check_batch_size(config.data.batch_size, mesh)
+  sharding.check_batch_size(batches.batch_size, mesh)
   keys = run_keys(config.seed)
   example = batches.batch(0)
   ckpt = checkpoint.Checkpointer(workdir, config, keep=config.train.keep_checkpoints,
@@ -89,7 +89,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   config_lib.save_json(config, workdir / "config.json")
   update = compile_update(family.update, mesh)
   cfg, total, start = config.train, total_steps(config.train, batches.steps_per_epoch), int(state.step)
-  logger = MetricLogger(workdir, start_step=start, total_steps=total, batch_size=config.data.batch_size,
+  logger = MetricLogger(workdir, start_step=start, total_steps=total, batch_size=batches.batch_size,
                         progress_bar=cfg.progress_bar)
   try:
     for step in range(start, total):
@@ -99,6 +99,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
       last = done == total
       if done % cfg.log_every == 0 or last:
         logger.flush(done)
+        last = last or bool(metrics.get("converged", False))  # a family may stop early (EM)
       if done % cfg.checkpoint_every == 0 or last:
         logger.flush(done)
         if not bool(all_finite(state)):
@@ -106,6 +107,8 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
         ckpt.save(state)
       if family.sample is not None and cfg.sample_every > 0 and (done % cfg.sample_every == 0 or last):
         write_samples(family, state, keys.sample, workdir, done)
+      if last:
+        break
     ckpt.wait()
   except NonFiniteError as error:
     ckpt.wait()
@@ -115,17 +118,19 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   finally:
     logger.close()
     ckpt.close()
-  return finish(family, state, splits["test"], keys.eval, workdir)
+  return finish(family, state, splits, keys.eval, workdir)
 
 
-def finish(family, state, test_split, key, workdir: Path) -> dict:
-  """Evaluates on the test split and writes eval.json, the eval metrics and the loss curves."""
-  results = {k: float(v) for k, v in family.evaluate(state, test_split, key).items()}
+def finish(family, state, splits, key, workdir: Path) -> dict:
+  """Evaluates on the test split; writes eval.json, the loss curves and the family's report."""
+  results = {k: float(v) for k, v in family.evaluate(state, splits["test"], key).items()}
   results["step"] = int(state.step)
   (workdir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
   with open(workdir / "metrics.jsonl", "a") as f:
     f.write(json.dumps({"split": "eval", **results}) + "\n")
   viz.plot_curves(read_metrics(workdir), workdir / "loss_curves.png")
+  if family.report is not None:
+    family.report(state, splits["train"], workdir)
   return results
 
 
