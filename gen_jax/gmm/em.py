@@ -2,8 +2,12 @@
 
 E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), in log space with logsumexp.
 Sufficient statistics (weighted by sample weights w_n, summed chunk by chunk with `lax.scan`):
-    N_k = Σ_n w_n r_nk,   S_k = Σ_n w_n r_nk x_n,   Q_k = Σ_n w_n r_nk x_n x_nᵀ (or its diagonal, trace).
-M-step in closed form: π_k = N_k / Σ_j N_j,  μ_k = S_k / N_k,  Σ_k = Q_k / N_k - μ_k μ_kᵀ + reg·I.
+    N_k = Σ_n w_n r_nk,   S_k = Σ_n w_n r_nk x_n,   Q_k = Σ_n w_n r_nk (x_n - m_k)(x_n - m_k)ᵀ
+where m_k is the component's current mean (the "shift"; diagonal and spherical moments use
+m_k = 0, tied ones Σ_n w_n x_n x_nᵀ).
+M-step in closed form: π_k = N_k / Σ_j N_j,  μ_k = S_k / N_k,  Σ_k = Q_k / N_k - δ_k δ_kᵀ + reg·I
+with δ_k = μ_k - m_k. Shifting by m_k keeps full covariances exact in float32 even for a
+singleton far from the data's centre (one-pass raw moments would cancel catastrophically).
 Memory is bounded by one chunk: [C, K] responsibilities and at most [C, K, D] (full covariances).
 Sharded data (chunks split over a `data` mesh axis) give per-device partial sums that jit adds.
 """
@@ -28,10 +32,11 @@ class Stats(NamedTuple):
   worst_x: jax.Array         # [D]: that point (re-seeds a dead component)
 
 
-def second_moments(x, wr, covariance_type):
-  """Q for one chunk: x [C, D], wr = w·r [C, K]."""
+def second_moments(x, wr, covariance_type, shift):
+  """Q for one chunk: x [C, D], wr = w·r [C, K], shift m [K, D]."""
   if covariance_type == "full":
-    return jnp.einsum("ck,cd,ce->kde", wr, x, x)
+    diff = x[:, None, :] - shift[None]  # [C, K, D]
+    return jnp.einsum("ckd,cke->kde", wr[:, :, None] * diff, diff)
   if covariance_type == "diag":
     return wr.T @ (x * x)
   if covariance_type == "spherical":
@@ -39,27 +44,27 @@ def second_moments(x, wr, covariance_type):
   return (x * jnp.sum(wr, 1, keepdims=True)).T @ x  # tied: Σ w x xᵀ
 
 
-def chunk_stats(x, w, resp, log_norm, covariance_type) -> Stats:
+def chunk_stats(x, w, resp, log_norm, covariance_type, shift) -> Stats:
   """Statistics of one chunk given responsibilities resp [C, K] and log p(x) [C]."""
   wr = w[:, None] * resp
   valid_log_norm = jnp.where(w > 0, log_norm, jnp.inf)
   worst = jnp.argmin(valid_log_norm)
-  return Stats(jnp.sum(wr, 0), wr.T @ x, second_moments(x, wr, covariance_type), jnp.sum(w),
+  return Stats(jnp.sum(wr, 0), wr.T @ x, second_moments(x, wr, covariance_type, shift), jnp.sum(w),
                jnp.sum(w * log_norm), valid_log_norm[worst], x[worst])
 
 
-def accumulate(resp_fn: Callable, x_chunks, w_chunks, covariance_type) -> Stats:
+def accumulate(resp_fn: Callable, x_chunks, w_chunks, covariance_type, shift) -> Stats:
   """Sums `chunk_stats` over x_chunks [M, C, D] with resp_fn(index, x) -> (resp, log p(x))."""
 
   def body(total, inputs):
     index, x, w = inputs
-    s = chunk_stats(x, w, *resp_fn(index, x), covariance_type)
+    s = chunk_stats(x, w, *resp_fn(index, x), covariance_type, shift)
     worse = s.worst_log_prob < total.worst_log_prob
     summed = jax.tree.map(jnp.add, total[:5], s[:5])
     return Stats(*summed, jnp.where(worse, s.worst_log_prob, total.worst_log_prob),
                  jnp.where(worse, s.worst_x, total.worst_x)), None
 
-  first = jax.eval_shape(lambda: chunk_stats(x_chunks[0], w_chunks[0], *resp_fn(0, x_chunks[0]), covariance_type))
+  first = jax.eval_shape(lambda: chunk_stats(x_chunks[0], w_chunks[0], *resp_fn(0, x_chunks[0]), covariance_type, shift))
   zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), first)
   zero = zero._replace(worst_log_prob=jnp.array(jnp.inf, first.worst_log_prob.dtype))
   indices = jnp.arange(x_chunks.shape[0])
@@ -78,14 +83,20 @@ def posterior(params: GMMParams):
   return resp_fn
 
 
-def m_step(stats: Stats, covariance_type: str, reg_covar: float) -> GMMParams:
-  """Closed-form maximisation given the sufficient statistics (scikit-learn's 10·eps guard on N_k)."""
-  nk = stats.nk + 10 * jnp.finfo(stats.nk.dtype).eps
-  means = stats.sx / nk[:, None]
+def m_step(stats: Stats, covariance_type: str, reg_covar: float, shift) -> GMMParams:
+  """Closed-form maximisation given the sufficient statistics.
+
+  N_k gets scikit-learn's 10·eps guard, which also pulls the mean of an empty component to
+  its shift m_k (instead of 0/0), so its covariance is reg·I: finite, and re-seeded later.
+  """
+  tiny = 10 * jnp.finfo(stats.nk.dtype).eps
+  nk = stats.nk + tiny
+  means = (stats.sx + tiny * shift) / nk[:, None]
   d = means.shape[1]
   eye = jnp.eye(d, dtype=means.dtype)
   if covariance_type == "full":
-    cov = stats.sxx / nk[:, None, None] - jnp.einsum("kd,ke->kde", means, means)
+    delta = means - shift
+    cov = stats.sxx / nk[:, None, None] - jnp.einsum("kd,ke->kde", delta, delta)
     cov = (cov + jnp.swapaxes(cov, 1, 2)) / 2 + reg_covar * eye
   elif covariance_type == "diag":
     cov = jnp.maximum(stats.sxx / nk[:, None] - means * means, 0) + reg_covar
@@ -98,10 +109,14 @@ def m_step(stats: Stats, covariance_type: str, reg_covar: float) -> GMMParams:
 
 
 def data_covariance(stats: Stats, covariance_type: str, reg_covar: float):
-  """The covariance of all the data, in the shape of one component's covariance."""
+  """The spread of all the data, in the shape of one component's covariance.
+
+  For full covariances the mixture's own covariance Σ_k π_k Σ_k stands in (the moments are
+  shifted per component, so the data's covariance is not at hand).
+  """
   mean = jnp.sum(stats.sx, 0) / stats.total_weight
   if covariance_type == "full":
-    return jnp.sum(stats.sxx, 0) / stats.total_weight - jnp.outer(mean, mean) + reg_covar * jnp.eye(mean.shape[0], dtype=mean.dtype)
+    return None
   if covariance_type == "diag":
     return jnp.maximum(jnp.sum(stats.sxx, 0) / stats.total_weight - mean * mean, 0) + reg_covar
   if covariance_type == "spherical":
@@ -121,6 +136,8 @@ def reseed_dead(params: GMMParams, stats: Stats, reg_covar: float, threshold: fl
   means = jnp.where(any_dead, params.means.at[k].set(stats.worst_x), params.means)
   weights = jnp.where(any_dead, params.weights.at[k].set(1 / stats.total_weight), params.weights)
   cov, spread = params.covariances, data_covariance(stats, params.covariance_type, reg_covar)
+  if params.covariance_type == "full":
+    spread = jnp.einsum("k,kde->de", params.weights, cov)
   if spread is not None:
     cov = jnp.where(any_dead, cov.at[k].set(spread), cov)
   return params.replace(weights=weights / jnp.sum(weights), means=means, covariances=cov)
@@ -141,8 +158,8 @@ def em_step(params: GMMParams, x_chunks, w_chunks, reg_covar: float, *, axis_nam
   With `axis_name` (under pmap) each device holds a slice of the chunks and the statistics
   are summed over that axis before the M-step; under jit-sharding the compiler does it.
   """
-  stats = accumulate(posterior(params), x_chunks, w_chunks, params.covariance_type)
+  stats = accumulate(posterior(params), x_chunks, w_chunks, params.covariance_type, params.means)
   if axis_name is not None:
     stats = combine_across(stats, axis_name)
-  new = reseed_dead(m_step(stats, params.covariance_type, reg_covar), stats, reg_covar)
+  new = reseed_dead(m_step(stats, params.covariance_type, reg_covar, params.means), stats, reg_covar)
   return new, stats.log_likelihood / stats.total_weight

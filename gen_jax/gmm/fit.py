@@ -28,6 +28,7 @@ class FitResult:
   log_likelihood: np.ndarray  # [n_iter] mean log-likelihood per point before each M-step
   n_iter: int                 # EM iterations run
   converged: bool             # whether the gain fell below tol before max_iter
+  restart_log_likelihood: np.ndarray  # [n_init] final mean log-likelihood of every restart
 
 
 def check_data(x, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
@@ -91,15 +92,16 @@ def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
 def _fit(keys, x_chunks, w_chunks, init_params, *, k, covariance_type, init, tol, max_iter, reg_covar):
   em = functools.partial(run_em, x_chunks=x_chunks, w_chunks=w_chunks, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
   if init_params is not None:
-    return em(init_params)
+    params, history, it, converged = em(init_params)
+    return params, history, it, converged, history[it - 1][None]
 
   def restart(key):
     return em(initialize(key, x_chunks, w_chunks, k, covariance_type, init, reg_covar))
 
   params, history, it, converged = jax.vmap(restart)(keys)
-  best = jnp.argmax(jnp.where(jnp.isnan(history[jnp.arange(len(it)), it - 1]), -jnp.inf,
-                              history[jnp.arange(len(it)), it - 1]))
-  return jax.tree.map(lambda a: a[best], (params, history, it, converged))
+  finals = jnp.take_along_axis(history, (it - 1)[:, None], axis=1)[:, 0]  # [n_init]
+  best = jnp.argmax(jnp.where(jnp.isnan(finals), -jnp.inf, finals))
+  return (*jax.tree.map(lambda a: a[best], (params, history, it, converged)), finals)
 
 
 def _check_init_params(init_params: GMMParams, k, d, covariance_type) -> None:
@@ -140,30 +142,35 @@ def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float 
     _check_init_params(init_params, n_components, d, covariance_type)
     init_params = jax.tree.map(lambda a: jnp.asarray(a, dtype), init_params)
     init_params = init_params.replace(means=init_params.means - shift)
-  params, history, it, converged = _fit(jax.random.split(key, n_init), x_chunks, w_chunks, init_params,
+  params, history, it, converged, finals = _fit(jax.random.split(key, n_init), x_chunks, w_chunks, init_params,
                                         k=int(n_components), covariance_type=covariance_type, init=init,
                                         tol=float(tol), max_iter=int(max_iter), reg_covar=float(reg_covar))
   params = params.replace(means=params.means + shift)
   it = int(it)
-  return FitResult(params, np.asarray(history)[:it], it, bool(converged))
+  return FitResult(params, np.asarray(history)[:it], it, bool(converged), np.asarray(finals))
+
+
+def _as_points(params: GMMParams, x) -> jax.Array:
+  x = jnp.asarray(x, params.means.dtype)
+  return x[:, None] if x.ndim == 1 and params.dim == 1 else x
 
 
 @jax.jit
 def log_prob(params: GMMParams, x) -> jax.Array:
   """log p(x_n) = logsumexp_k [log π_k + log N(x_n | μ_k, Σ_k)] for x [N, D] -> [N]."""
-  return jax.nn.logsumexp(joint_log_prob(params, x), axis=1)
+  return jax.nn.logsumexp(joint_log_prob(params, _as_points(params, x)), axis=1)
 
 
 @jax.jit
 def predict_proba(params: GMMParams, x) -> jax.Array:
   """Responsibilities p(k | x_n) [N, K]."""
-  return jax.nn.softmax(joint_log_prob(params, x), axis=1)
+  return jax.nn.softmax(joint_log_prob(params, _as_points(params, x)), axis=1)
 
 
 @jax.jit
 def predict(params: GMMParams, x) -> jax.Array:
   """The most probable component of each point [N]."""
-  return jnp.argmax(joint_log_prob(params, x), axis=1)
+  return jnp.argmax(joint_log_prob(params, _as_points(params, x)), axis=1)
 
 
 @functools.partial(jax.jit, static_argnames=("n",))

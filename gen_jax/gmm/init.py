@@ -48,7 +48,7 @@ def lloyd(centers, x_chunks, w_chunks):
   """KMEANS_ITERATIONS rounds of Lloyd's algorithm; an empty cluster keeps its center."""
 
   def body(_, centers):
-    stats = accumulate(nearest(centers), x_chunks, w_chunks, "spherical")
+    stats = accumulate(nearest(centers), x_chunks, w_chunks, "spherical", centers)
     moved = stats.sx / jnp.maximum(stats.nk, 1e-30)[:, None]
     return jnp.where((stats.nk > 0)[:, None], moved, centers)
 
@@ -68,11 +68,12 @@ def random_resp(key, k):
 def initialize(key, x_chunks, w_chunks, k: int, covariance_type: str, init: str, reg_covar: float) -> GMMParams:
   """Initial parameters from chunked data x_chunks [M, C, D] with weights w_chunks [M, C]."""
   if init == "random":
-    resp_fn = random_resp(key, k)
+    resp_fn, centers = random_resp(key, k), jnp.zeros((k, x_chunks.shape[-1]), x_chunks.dtype)  # data are centred
   else:
     flat_x, flat_w = x_chunks.reshape(-1, x_chunks.shape[-1]), w_chunks.reshape(-1)
     centers = kmeans_plus_plus(key, flat_x, flat_w, k)
     if init == "kmeans":
       centers = lloyd(centers, x_chunks, w_chunks)
     resp_fn = nearest(centers)
-  return m_step(accumulate(resp_fn, x_chunks, w_chunks, covariance_type), covariance_type, reg_covar)
+  stats = accumulate(resp_fn, x_chunks, w_chunks, covariance_type, centers)
+  return m_step(stats, covariance_type, reg_covar, centers)

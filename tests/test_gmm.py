@@ -1,0 +1,187 @@
+"""Gaussian mixtures: Old Faithful, per-iteration agreement with scikit-learn, EM monotonicity,
+robustness and the API's error paths."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from gen_jax import gmm
+from gen_jax.gmm.fit import chunked
+from tests.conftest import ROOT
+
+OLD_FAITHFUL = ROOT.parent / "shared" / "data" / "dlfs5" / "old_faithful.txt"
+needs_old_faithful = pytest.mark.skipif(not OLD_FAITHFUL.exists(), reason="needs ../shared/data/dlfs5")
+
+
+def blobs(n=300, d=3, k=3, seed=0):
+  rng = np.random.default_rng(seed)
+  centers = rng.normal(scale=4.0, size=(k, d))
+  labels = rng.integers(k, size=n)
+  scales = rng.uniform(0.5, 1.5, size=(k, d))
+  return centers[labels] + scales[labels] * rng.normal(size=(n, d)), labels
+
+
+def sklearn_precisions(params):
+  cov = np.asarray(params.covariances, np.float64)
+  return np.linalg.inv(cov) if params.covariance_type in ("full", "tied") else 1.0 / cov
+
+
+@needs_old_faithful
+def test_old_faithful_converges_to_the_books_log_likelihood():
+  x = np.loadtxt(OLD_FAITHFUL)
+  result = gmm.fit(x, 2, key=jax.random.key(0), covariance_type="full")
+  assert result.converged and result.n_iter < 100
+  assert result.log_likelihood[-1] == pytest.approx(-4.1554, abs=1e-3)
+  assert float(jnp.mean(gmm.log_prob(result.params, x))) == pytest.approx(-4.1554, abs=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", gmm.COVARIANCE_TYPES)
+def test_every_iteration_matches_sklearn_float64(covariance_type):
+  x, _ = blobs(n=400, d=3, k=3, seed=1)
+  with jax.enable_x64(True):
+    start = gmm.fit(x, 3, key=jax.random.key(0), covariance_type=covariance_type, max_iter=1).params
+    ours = gmm.fit(x, 3, key=jax.random.key(0), covariance_type=covariance_type, tol=0.0, max_iter=8, init_params=start)
+    assert ours.log_likelihood.dtype == np.float64
+  sk = SkGaussianMixture(3, covariance_type=covariance_type, tol=0.0, max_iter=8, reg_covar=1e-6,
+                         weights_init=np.asarray(start.weights), means_init=np.asarray(start.means),
+                         precisions_init=sklearn_precisions(start)).fit(x)
+  np.testing.assert_allclose(ours.log_likelihood, sk.lower_bounds_, rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(ours.params.means), sk.means_, rtol=1e-6, atol=1e-8)
+  np.testing.assert_allclose(np.asarray(ours.params.covariances), sk.covariances_, rtol=1e-6, atol=1e-8)
+  with jax.enable_x64(True):
+    np.testing.assert_allclose(np.asarray(gmm.log_prob(ours.params, x)), sk.score_samples(x), rtol=1e-6)
+
+
+@settings(max_examples=12, deadline=None)
+@given(covariance_type=st.sampled_from(gmm.COVARIANCE_TYPES), k=st.sampled_from([1, 2, 4]),
+       d=st.sampled_from([1, 2]), seed=st.integers(0, 2 ** 16), spread=st.floats(0.1, 10.0))
+def test_em_never_decreases_the_log_likelihood(covariance_type, k, d, seed, spread):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(64, d)) * spread + rng.integers(0, 3, size=(64, 1)) * spread
+  with jax.enable_x64(True):
+    result = gmm.fit(x, k, key=jax.random.key(seed), covariance_type=covariance_type, tol=0.0, max_iter=15)
+  ll = result.log_likelihood
+  assert np.all(np.isfinite(ll))
+  assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[1:])), ll
+
+
+def test_chunked_em_step_equals_one_chunk():
+  x, _ = blobs(n=101, d=2, k=2, seed=3)
+  w = np.ones(len(x))
+  with jax.enable_x64(True):
+    start = gmm.fit(x, 2, key=jax.random.key(0), max_iter=1).params
+    one = gmm.em_step(start, *chunked(x, w, 101, jnp.float64), 1e-6)
+    many = gmm.em_step(start, *chunked(x, w, 8, jnp.float64), 1e-6)  # 13 chunks, 3 padded rows
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12), one, many)
+
+
+def test_integer_sample_weights_equal_repeated_rows():
+  x, _ = blobs(n=60, d=2, k=2, seed=4)
+  counts = np.random.default_rng(0).integers(0, 4, size=len(x))
+  with jax.enable_x64(True):
+    start = gmm.fit(x, 2, key=jax.random.key(0), max_iter=1).params
+    weighted = gmm.fit(x, 2, key=jax.random.key(0), sample_weight=counts, init_params=start, tol=0, max_iter=10)
+    repeated = gmm.fit(np.repeat(x, counts, 0), 2, key=jax.random.key(0), init_params=start, tol=0, max_iter=10)
+  np.testing.assert_allclose(weighted.log_likelihood, repeated.log_likelihood, rtol=1e-10)
+  np.testing.assert_allclose(np.asarray(weighted.params.means), np.asarray(repeated.params.means), rtol=1e-9)
+
+
+def test_n_init_keeps_the_best_restart():
+  x, _ = blobs(n=300, d=2, k=5, seed=5)
+  result = gmm.fit(x, 5, key=jax.random.key(1), n_init=6, init="random", max_iter=30)
+  finals = result.restart_log_likelihood
+  assert finals.shape == (6,) and len(np.unique(np.round(finals, 5))) > 1  # the restarts differ
+  assert result.log_likelihood[-1] == pytest.approx(finals.max())
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "kmeans", "random"])
+def test_inits_recover_separated_clusters(init):
+  x, labels = blobs(n=600, d=2, k=3, seed=6)
+  result = gmm.fit(x, 3, key=jax.random.key(0), init=init, n_init=8 if init == "random" else 2, max_iter=300)
+  predicted = np.asarray(gmm.predict(result.params, x))
+  agreement = max(np.mean(predicted[labels == c] == np.bincount(predicted[labels == c]).argmax()) for c in range(3))
+  assert agreement > 0.95 and len(np.unique(predicted)) == 3
+
+
+def test_warm_start_continues_exactly_where_it_stopped():
+  x, _ = blobs(n=200, d=2, k=2, seed=7)
+  with jax.enable_x64(True):
+    start = gmm.fit(x, 2, key=jax.random.key(0), max_iter=1).params
+    ten = gmm.fit(x, 2, key=jax.random.key(0), init_params=start, tol=0, max_iter=10)
+    then = gmm.fit(x, 2, key=jax.random.key(0), init_params=ten.params, tol=0, max_iter=10)
+    twenty = gmm.fit(x, 2, key=jax.random.key(0), init_params=start, tol=0, max_iter=20)
+  np.testing.assert_allclose(then.log_likelihood, twenty.log_likelihood[10:], rtol=1e-12)
+  est = gmm.GaussianMixture(2, warm_start=True, max_iter=5, tol=0).fit(x)
+  first = est.log_likelihood_history_
+  second = est.fit(x).log_likelihood_history_
+  assert second[0] >= first[-1] - 1e-6  # starts from the fitted parameters, not anew
+
+
+@pytest.mark.parametrize("covariance_type", gmm.COVARIANCE_TYPES)
+def test_duplicates_and_singletons_stay_finite(covariance_type):
+  rng = np.random.default_rng(0)
+  x = np.concatenate([np.full((50, 2), 3.0), rng.normal(size=(30, 2)), [[40.0, -40.0]]])  # duplicates + outlier
+  result = gmm.fit(x, 4, key=jax.random.key(0), covariance_type=covariance_type, tol=0, max_iter=50)
+  for leaf in jax.tree.leaves(result.params):
+    assert np.all(np.isfinite(leaf))
+  assert np.all(np.isfinite(result.log_likelihood))
+  assert np.all(np.isfinite(np.asarray(gmm.log_prob(result.params, x))))
+
+
+def test_all_identical_points_stay_finite():
+  x = np.ones((20, 3))
+  result = gmm.fit(x, 2, key=jax.random.key(0), covariance_type="full", max_iter=10)
+  assert all(np.all(np.isfinite(l)) for l in jax.tree.leaves(result.params))
+
+
+def test_bad_input_gets_clear_errors():
+  x, _ = blobs(n=10, d=2)
+  with pytest.raises(ValueError, match=r"n_components must be an integer in \[1, 10\]"):
+    gmm.fit(x, 11, key=jax.random.key(0))
+  with pytest.raises(ValueError, match="non-finite"):
+    gmm.fit(np.where(np.arange(20).reshape(10, 2) == 3, np.nan, x), 2, key=jax.random.key(0))
+  with pytest.raises(ValueError, match=r"\[N, D\]"):
+    gmm.fit(np.zeros((4, 2, 2)), 2, key=jax.random.key(0))
+  with pytest.raises(ValueError, match="covariance_type must be one of full, diag"):
+    gmm.fit(x, 2, key=jax.random.key(0), covariance_type="banded")
+  with pytest.raises(ValueError, match="init must be one of"):
+    gmm.fit(x, 2, key=jax.random.key(0), init="magic")
+  with pytest.raises(ValueError, match="sample_weight"):
+    gmm.fit(x, 2, key=jax.random.key(0), sample_weight=-np.ones(10))
+  good = gmm.fit(x, 2, key=jax.random.key(0), covariance_type="diag").params
+  with pytest.raises(ValueError, match="init_params are 'diag'"):
+    gmm.fit(x, 2, key=jax.random.key(0), init_params=good)
+  with pytest.raises(ValueError, match=r"init_params.weights must have shape \(3,\)"):
+    gmm.fit(x, 3, key=jax.random.key(0), covariance_type="diag", init_params=good)
+  with pytest.raises(RuntimeError, match="not fitted"):
+    gmm.GaussianMixture(2).predict(x)
+  with pytest.raises(ValueError, match="fitted on 2"):
+    gmm.GaussianMixture(2).fit(x).predict(np.zeros((3, 5)))
+
+
+def test_estimator_matches_sklearn_on_its_own_parameters():
+  x, _ = blobs(n=300, d=2, k=3, seed=8)
+  sk = SkGaussianMixture(3, random_state=0).fit(x)
+  ours = gmm.GaussianMixture(3).fit(x)
+  ours.params_ = gmm.GMMParams(jnp.asarray(sk.weights_, jnp.float32), jnp.asarray(sk.means_, jnp.float32),
+                               jnp.asarray(sk.covariances_, jnp.float32), "full")
+  np.testing.assert_allclose(ours.score_samples(x), sk.score_samples(x), rtol=1e-4)
+  np.testing.assert_allclose(ours.predict_proba(x), sk.predict_proba(x), atol=1e-4)
+  assert ours.bic(x) == pytest.approx(sk.bic(x), rel=1e-4) and ours.aic(x) == pytest.approx(sk.aic(x), rel=1e-4)
+  np.testing.assert_array_equal(ours.predict(x), sk.predict(x))
+
+
+def test_sampling_is_per_index_and_has_the_right_moments():
+  params = gmm.GMMParams(jnp.array([0.25, 0.75]), jnp.array([[-5.0, 0.0], [5.0, 1.0]]),
+                         jnp.array([[[1.0, 0.5], [0.5, 2.0]], [[0.5, 0.0], [0.0, 0.5]]]), "full")
+  x, z = gmm.sample(params, jax.random.key(0), 20000)
+  small, _ = gmm.sample(params, jax.random.key(0), 10)
+  np.testing.assert_array_equal(np.asarray(small), np.asarray(x[:10]))  # independent of n
+  assert abs(float(jnp.mean(z)) - 0.75) < 0.02
+  first = np.asarray(x)[np.asarray(z) == 0]
+  np.testing.assert_allclose(first.mean(0), [-5.0, 0.0], atol=0.05)
+  np.testing.assert_allclose(np.cov(first.T), [[1.0, 0.5], [0.5, 2.0]], atol=0.1)
+  assert not np.array_equal(np.asarray(x[:10]), np.asarray(gmm.sample(params, jax.random.key(1), 10)[0]))
