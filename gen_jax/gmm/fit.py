@@ -19,7 +19,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gen_jax.gmm.em import em_step
 from gen_jax.gmm.init import INITS, initialize
-from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, joint_log_prob
+from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, joint_log_prob, second_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,10 +50,14 @@ def check_data(x, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -> int:
-  """Rows per chunk: the largest intermediate ([C, K, D] for full, else [C, K]) near 4M values."""
-  per_row = k * d if covariance_type == "full" else k + d
-  size = min(max(2 ** 22 // per_row, 256), 2 ** 16, n)
-  return max(devices, size // devices * devices)
+  """Rows per chunk: the per-chunk temporaries ([C, D(D+1)/2] features for full, else
+  [C, 2D + K]) stay within ~1M values (cache-sized: measured fastest on CPU); chunks are
+  balanced so that padding stays below one row per chunk and device."""
+  per_row = k + 2 * d + (d * (d + 1) // 2 if covariance_type == "full" else 0)
+  limit = max(2 ** 20 // per_row, 256)
+  chunks = math.ceil(n / limit)
+  size = math.ceil(n / chunks)
+  return math.ceil(size / devices) * devices
 
 
 def chunked(x: np.ndarray, w: np.ndarray, size: int, dtype, mesh=None):
@@ -69,9 +73,22 @@ def chunked(x: np.ndarray, w: np.ndarray, size: int, dtype, mesh=None):
   return x_chunks, w_chunks
 
 
+FEATURE_BYTES = 2 ** 30  # φ(x) is kept for the whole fit when it needs at most this much
+
+
+def precompute_features(x_chunks, covariance_type):
+  """φ(x) of every chunk, once per fit, when it fits in FEATURE_BYTES; else None (EM then
+  recomputes φ chunk by chunk at every pass: slower, same result)."""
+  shape = jax.eval_shape(lambda c: second_order(c, covariance_type), x_chunks[0])
+  if shape is None or x_chunks.shape[0] * shape.size * shape.dtype.itemsize > FEATURE_BYTES:
+    return None
+  return jax.vmap(lambda c: second_order(c, covariance_type))(x_chunks)
+
+
 def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
   """EM until |gain| < tol or max_iter: (params, history [max_iter], n_iter, converged)."""
   history = jnp.full((max_iter,), jnp.nan, x_chunks.dtype)
+  aux_chunks = precompute_features(x_chunks, params.covariance_type)
 
   def cond(carry):
     _, it, _, _, converged = carry
@@ -79,7 +96,7 @@ def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
 
   def body(carry):
     params, it, previous, history, _ = carry
-    params, ll = em_step(params, x_chunks, w_chunks, reg_covar)
+    params, ll = em_step(params, x_chunks, w_chunks, reg_covar, aux_chunks=aux_chunks)
     converged = (it > 0) & (jnp.abs(ll - previous) < tol)
     return params, it + 1, ll, history.at[it].set(ll), converged
 
@@ -150,27 +167,33 @@ def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float 
   return FitResult(params, np.asarray(history)[:it], it, bool(converged), np.asarray(finals))
 
 
-def _as_points(params: GMMParams, x) -> jax.Array:
+def _by_chunks(reduce, params: GMMParams, x) -> jax.Array:
+  """reduce(joint log-probabilities [C, K]) over row chunks of x: bounded memory for any N."""
   x = jnp.asarray(x, params.means.dtype)
-  return x[:, None] if x.ndim == 1 and params.dim == 1 else x
+  x = x[:, None] if x.ndim == 1 and params.dim == 1 else x
+  n = x.shape[0]
+  size = chunk_size(n, params.n_components, params.dim, params.covariance_type)
+  chunks = jnp.pad(x, ((0, -n % size), (0, 0))).reshape(-1, size, x.shape[1])
+  out = jax.lax.map(lambda c: reduce(joint_log_prob(params, c)), chunks)
+  return out.reshape(-1, *out.shape[2:])[:n]
 
 
 @jax.jit
 def log_prob(params: GMMParams, x) -> jax.Array:
   """log p(x_n) = logsumexp_k [log π_k + log N(x_n | μ_k, Σ_k)] for x [N, D] -> [N]."""
-  return jax.nn.logsumexp(joint_log_prob(params, _as_points(params, x)), axis=1)
+  return _by_chunks(lambda joint: jax.nn.logsumexp(joint, axis=1), params, x)
 
 
 @jax.jit
 def predict_proba(params: GMMParams, x) -> jax.Array:
   """Responsibilities p(k | x_n) [N, K]."""
-  return jax.nn.softmax(joint_log_prob(params, _as_points(params, x)), axis=1)
+  return _by_chunks(lambda joint: jax.nn.softmax(joint, axis=1), params, x)
 
 
 @jax.jit
 def predict(params: GMMParams, x) -> jax.Array:
   """The most probable component of each point [N]."""
-  return jnp.argmax(joint_log_prob(params, _as_points(params, x)), axis=1)
+  return _by_chunks(lambda joint: jnp.argmax(joint, axis=1), params, x)
 
 
 @functools.partial(jax.jit, static_argnames=("n",))

@@ -36,8 +36,8 @@ def kmeans_plus_plus(key, x, w, k):
 def nearest(centers):
   """resp_fn: one-hot responsibility of the nearest center."""
 
-  def resp_fn(index, x):
-    del index
+  def resp_fn(index, x, aux):
+    del index, aux
     d2 = jnp.sum(x * x, 1)[:, None] - 2 * x @ centers.T + jnp.sum(centers * centers, 1)[None]
     return jax.nn.one_hot(jnp.argmin(d2, 1), centers.shape[0], dtype=x.dtype), jnp.zeros(x.shape[0], x.dtype)
 
@@ -48,7 +48,7 @@ def lloyd(centers, x_chunks, w_chunks):
   """KMEANS_ITERATIONS rounds of Lloyd's algorithm; an empty cluster keeps its center."""
 
   def body(_, centers):
-    stats = accumulate(nearest(centers), x_chunks, w_chunks, "spherical", centers)
+    stats = accumulate(nearest(centers), x_chunks, w_chunks, "tied")
     moved = stats.sx / jnp.maximum(stats.nk, 1e-30)[:, None]
     return jnp.where((stats.nk > 0)[:, None], moved, centers)
 
@@ -58,7 +58,8 @@ def lloyd(centers, x_chunks, w_chunks):
 def random_resp(key, k):
   """resp_fn: uniform random responsibilities, normalised per point (scikit-learn's "random")."""
 
-  def resp_fn(index, x):
+  def resp_fn(index, x, aux):
+    del aux
     u = jax.random.uniform(jax.random.fold_in(key, index), (x.shape[0], k), x.dtype)
     return u / jnp.sum(u, 1, keepdims=True), jnp.zeros(x.shape[0], x.dtype)
 
@@ -75,5 +76,5 @@ def initialize(key, x_chunks, w_chunks, k: int, covariance_type: str, init: str,
     if init == "kmeans":
       centers = lloyd(centers, x_chunks, w_chunks)
     resp_fn = nearest(centers)
-  stats = accumulate(resp_fn, x_chunks, w_chunks, covariance_type, centers)
+  stats = accumulate(resp_fn, x_chunks, w_chunks, covariance_type)
   return m_step(stats, covariance_type, reg_covar, centers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
@@ -61,32 +62,86 @@ def precision_factors(params: GMMParams) -> tuple[jax.Array, jax.Array]:
   return inv_std, log_det
 
 
-def component_log_prob(params: GMMParams, x: jax.Array) -> jax.Array:
-  """log N(x_n | μ_k, Σ_k) for x [N, D] -> [N, K].
+def vech_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
+  """Row and column indices of the upper triangle (diagonal included) of a D x D matrix."""
+  return np.triu_indices(d)
 
-  The squared Mahalanobis distance |Pᵀ(x - μ_k)|² is expanded into matrix products
-  (x Pᵀ - μ Pᵀ, or Σ_d x²/σ² - 2 x μ/σ² + μ²/σ²) so the E-step runs on BLAS.
-  """
-  kind = params.covariance_type
+
+def second_order(x: jax.Array, covariance_type: str):
+  """φ(x), the per-point features EM multiplies by its coefficients and sums:
+  vech(x xᵀ) [C, D(D+1)/2] (full), [x², x] [C, 2D] (diag), |x|² [C, 1] (spherical), None (tied)."""
+  if covariance_type == "full":
+    rows, cols = vech_indices(x.shape[1])
+    return x[:, rows] * x[:, cols]
+  if covariance_type == "diag":
+    return jnp.concatenate([x * x, x], 1)
+  if covariance_type == "spherical":
+    return jnp.sum(x * x, 1, keepdims=True)
+  return None
+
+
+def unvech(v: jax.Array, d: int) -> jax.Array:
+  """[..., D(D+1)/2] upper-triangle values -> symmetric [..., D, D]."""
+  rows, cols = vech_indices(d)
+  upper = jnp.zeros((*v.shape[:-1], d, d), v.dtype).at[..., rows, cols].set(v)
+  return upper + jnp.swapaxes(upper, -1, -2) - upper * jnp.eye(d, dtype=v.dtype)
+
+
+def mahalanobis_terms(params: GMMParams):
+  """The coefficients of the squared Mahalanobis distances |Pᵀ(x - μ_k)|², once per EM
+  iteration (not per chunk), each expanded into dense matrix products over φ(x):
+    full       vech(x xᵀ)·vech'(Λ_k) - 2 xᵀΛ_kμ_k + μ_kᵀΛ_kμ_k, Λ_k = P_k P_kᵀ (off-diagonals doubled)
+    diag       [x², x]·[σ_k⁻², -2μ_kσ_k⁻²] + Σ_d μ_kd² σ_kd⁻²
+    spherical  (|x|² - 2 x·μ_k + |μ_k|²) σ_k⁻²
+    tied       |Pᵀx|² - 2 (Pᵀx)·(Pᵀμ_k) + |Pᵀμ_k|²
+  The expansions are accurate for data centred near the means (`fit` centres them)."""
+  kind, mu = params.covariance_type, params.means
   factor, log_det = precision_factors(params)
-  shift = jax.lax.stop_gradient(jnp.mean(params.means, 0))  # expansions stay accurate far from 0
-  x, mu = x - shift, params.means - shift
-  d = x.shape[1]
   if kind == "full":
-    y = jnp.einsum("nd,kde->nke", x, factor) - jnp.einsum("kd,kde->ke", mu, factor)[None]  # [N, K, D]
-    maha = jnp.sum(y * y, axis=-1)
-  elif kind == "tied":
-    y, m = x @ factor, mu @ factor  # [N, D], [K, D]
-    maha = jnp.sum(y * y, 1)[:, None] - 2 * y @ m.T + jnp.sum(m * m, 1)[None]
+    rows, cols = vech_indices(mu.shape[1])
+    precision = jnp.einsum("kde,kfe->kdf", factor, factor)  # [K, D, D]
+    twice = jnp.where(rows == cols, 1.0, 2.0).astype(mu.dtype)
+    b = jnp.einsum("kde,ke->kd", precision, mu)  # Λ_k μ_k [K, D]
+    terms = (jnp.concatenate([precision[:, rows, cols] * twice, -2 * b], 1).T, jnp.sum(mu * b, 1))
   elif kind == "diag":
     prec = factor * factor  # [K, D]
-    maha = (x * x) @ prec.T - 2 * x @ (mu * prec).T + jnp.sum(mu * mu * prec, 1)[None]
-  else:  # spherical
-    prec = factor * factor  # [K]
-    maha = (jnp.sum(x * x, 1)[:, None] - 2 * x @ mu.T + jnp.sum(mu * mu, 1)[None]) * prec[None]
-  return -0.5 * (d * jnp.log(2 * jnp.pi).astype(x.dtype) + jnp.maximum(maha, 0)) + log_det[None]
+    terms = (jnp.concatenate([prec, -2 * mu * prec], 1).T, jnp.sum(mu * mu * prec, 1))
+  elif kind == "spherical":
+    terms = (mu, factor * factor, jnp.sum(mu * mu, 1))
+  else:
+    terms = (factor, mu @ factor)
+  return terms, log_det
+
+
+def mahalanobis(terms, kind: str, x: jax.Array, features) -> jax.Array:
+  """Squared Mahalanobis distances [C, K] of x [C, D] with φ(x) = `features`."""
+  if kind == "full":
+    coefficients, c = terms  # [D(D+1)/2 + D, K], [K]
+    t = features.shape[1]
+    return features @ coefficients[:t] + x @ coefficients[t:] + c[None]
+  if kind == "diag":
+    coefficients, c = terms  # [2D, K], [K]
+    return features @ coefficients + c[None]
+  if kind == "spherical":
+    mu, prec, mu2 = terms
+    return (features - 2 * x @ mu.T + mu2[None]) * prec[None]
+  factor, m = terms
+  y = x @ factor  # [C, D]
+  return jnp.sum(y * y, 1)[:, None] - 2 * y @ m.T + jnp.sum(m * m, 1)[None]
+
+
+def joint_log_prob_fn(params: GMMParams):
+  """f(x, φ(x)) -> log π_k + log N(x_n | μ_k, Σ_k) [C, K], its coefficients computed once."""
+  terms, log_det = mahalanobis_terms(params)
+  d, kind = params.dim, params.covariance_type
+  const = log_det + jnp.log(params.weights) - 0.5 * d * jnp.log(2 * jnp.pi).astype(params.means.dtype)
+  return lambda x, features: const[None] - 0.5 * jnp.maximum(mahalanobis(terms, kind, x, features), 0)
 
 
 def joint_log_prob(params: GMMParams, x: jax.Array) -> jax.Array:
-  """log π_k + log N(x_n | μ_k, Σ_k) -> [N, K]."""
-  return component_log_prob(params, x) + jnp.log(params.weights)[None]
+  """log π_k + log N(x_n | μ_k, Σ_k) for x [N, D] -> [N, K], for any (uncentred) x: x and
+  the means are first shifted by the mean of the means, keeping the expansions accurate."""
+  shift = jax.lax.stop_gradient(jnp.mean(params.means, 0))
+  centred = params.replace(means=params.means - shift)
+  x = x - shift
+  return joint_log_prob_fn(centred)(x, second_order(x, params.covariance_type))
