@@ -56,3 +56,46 @@ def test_eight_devices_match_one_and_pmap_matches_jit(mnist_dir, tmp_path):
   assert out["one_vs_eight"] < 1e-5
   assert out["pmap_vs_jit"] < 1e-5
   assert out["loop_step"] == 10  # the whole loop runs data-parallel on 8 devices
+
+
+GMM_SCRIPT = r"""
+import json
+import jax, jax.numpy as jnp, numpy as np
+from gen_jax import config as config_lib, data, gmm, registry
+from gen_jax.train import loop
+
+rng = np.random.default_rng(0)
+x = np.concatenate([rng.normal(size=(1000, 3)) + 4, rng.normal(size=(1003, 3)) - 4])  # 2003: padding needed
+out = {"devices": jax.device_count()}
+for kind in gmm.COVARIANCE_TYPES:
+  sharded = gmm.fit(x, 3, key=jax.random.key(0), covariance_type=kind, tol=0, max_iter=20)
+  single = gmm.fit(x, 3, key=jax.random.key(0), covariance_type=kind, tol=0, max_iter=20, shard=False)
+  out[kind] = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / (np.abs(np.asarray(b)) + 1)))
+                  for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params)))
+
+config = config_lib.load("gmm", "tiny")
+split = data.load(config.data)["train"]
+n = jax.device_count()
+family, pfamily = registry.build(config), registry.build(config, axis_name="batch")
+state = family.init(loop.run_keys(0).init, split)
+jit_state, jit_metrics = jax.jit(family.update)(state, split, loop.run_keys(0).train)
+stacked = jax.tree.map(lambda a: jnp.stack([a] * n), family.init(loop.run_keys(0).init, split))
+batch = {k: v.reshape(n, -1, *v.shape[1:]) for k, v in split.items()}
+p_state, p_metrics = jax.pmap(pfamily.update, axis_name="batch", in_axes=(0, 0, None))(stacked, batch, loop.run_keys(0).train)
+out["pmap_vs_jit"] = max(float(np.max(np.abs(np.asarray(a)[0] - np.asarray(b))))
+                         for a, b in zip(jax.tree.leaves(p_state.params), jax.tree.leaves(jit_state.params)))
+out["ll"] = [float(p_metrics["log_likelihood"][0]), float(jit_metrics["log_likelihood"])]
+print(json.dumps(out))
+"""
+
+
+def test_em_sharded_over_eight_devices_matches_one_and_pmap_matches_jit():
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+  proc = subprocess.run([sys.executable, "-c", GMM_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert out["devices"] == 8
+  for kind in ("full", "diag", "spherical", "tied"):
+    assert out[kind] < 1e-4, (kind, out[kind])
+  assert out["pmap_vs_jit"] < 1e-4
+  assert abs(out["ll"][0] - out["ll"][1]) < 1e-5

@@ -16,7 +16,7 @@ from gen_jax import gmm
 from gen_jax.families import density
 from gen_jax.gmm.em import em_step
 from gen_jax.gmm.fit import chunk_size
-from gen_jax.gmm.init import initialize
+from gen_jax.gmm.init import INITS, initialize
 from gen_jax.gmm.params import check_covariance_type
 from gen_jax.registry import Family, register
 from gen_jax.train import TrainState
@@ -26,6 +26,12 @@ from gen_jax.train import TrainState
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
   k, kind, reg = config.n_components, config.covariance_type, config.reg_covar
   check_covariance_type(kind)
+  if not isinstance(k, int) or k < 1:
+    raise ValueError(f"n_components must be a positive integer, got {k!r}")
+  if config.init not in INITS:
+    raise ValueError(f"init must be one of {', '.join(INITS)}, got {config.init!r}")
+  if config.tol < 0 or reg < 0:
+    raise ValueError(f"tol and reg_covar must be >= 0, got {config.tol} and {reg}")
 
   def centred_chunks(x, w):
     """x [N, D] -> centred zero-weight-padded chunks [M, C, D], weights [M, C], and the centre."""

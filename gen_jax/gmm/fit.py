@@ -18,6 +18,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gen_jax.gmm.em import em_step
+from gen_jax.train import sharding
 from gen_jax.gmm.init import INITS, initialize
 from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, joint_log_prob, second_order
 
@@ -50,11 +51,12 @@ def check_data(x, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -> int:
-  """Rows per chunk: the per-chunk temporaries ([C, D(D+1)/2] features for full, else
-  [C, 2D + K]) stay within ~1M values (cache-sized: measured fastest on CPU); chunks are
-  balanced so that padding stays below one row per chunk and device."""
+  """Rows per chunk, balanced so that padding stays below one row per chunk and device.
+
+  Full covariances keep the [C, D(D+1)/2] feature block near 1M values (cache-sized: measured
+  fastest on CPU); the other types only hold [C, 2D + K] temporaries and take 4M values."""
   per_row = k + 2 * d + (d * (d + 1) // 2 if covariance_type == "full" else 0)
-  limit = max(2 ** 20 // per_row, 256)
+  limit = max((2 ** 20 if covariance_type == "full" else 2 ** 22) // per_row, 256)
   chunks = math.ceil(n / limit)
   size = math.ceil(n / chunks)
   return math.ceil(size / devices) * devices
@@ -152,7 +154,7 @@ def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float 
   dtype = jnp.asarray(0.0).dtype  # float32, or float64 under jax_enable_x64
   center = (np.sum(w[:, None] * x, 0) / w.sum()).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
   devices = jax.device_count() if shard else 1
-  mesh = jax.make_mesh((devices,), ("data",)) if devices > 1 else None
+  mesh = sharding.make_mesh() if devices > 1 else None
   x_chunks, w_chunks = chunked(x - center, w, chunk_size(n, n_components, d, covariance_type, devices), dtype, mesh)
   shift = jnp.asarray(center, dtype)
   if init_params is not None:

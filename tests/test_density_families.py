@@ -1,0 +1,139 @@
+"""The gaussian and gmm families in the engine and on the command line: closed-form MLE,
+Old Faithful through `gen-jax train gmm`, resume, and sample reproducibility across processes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gen_jax import config as config_lib
+from gen_jax import gaussian
+from gen_jax.train import loop
+from tests.conftest import ROOT
+
+DLFS5 = ROOT.parent / "shared" / "data" / "dlfs5"
+needs_dlfs5 = pytest.mark.skipif(not DLFS5.exists(), reason="needs ../shared/data/dlfs5")
+
+
+def gen_jax(*args, cwd):
+  env = {**os.environ, "GEN_JAX_OFFLINE": "1"}
+  proc = subprocess.run([sys.executable, "-m", "gen_jax.cli", *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc
+
+
+def test_normal_mle_log_prob_and_sampling_are_closed_form():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(500, 2)) @ np.array([[2.0, 0.0], [0.6, 0.5]]) + [170.0, 60.0]
+  with jax.enable_x64(True):
+    dist = gaussian.mle(jnp.asarray(x))
+    np.testing.assert_allclose(dist.mean, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(dist.covariance, np.cov(x.T, bias=True), rtol=1e-10)
+    cov = np.cov(x.T, bias=True)
+    diff = x[:3] - x.mean(0)
+    expected = -0.5 * np.einsum("nd,de,ne->n", diff, np.linalg.inv(cov), diff) - 0.5 * np.log(np.linalg.det(2 * np.pi * cov))
+    np.testing.assert_allclose(gaussian.log_prob(dist, jnp.asarray(x[:3])), expected, rtol=1e-10)
+    draws = gaussian.sample(dist, jax.random.key(0), 20000)
+    np.testing.assert_allclose(np.cov(np.asarray(draws).T), cov, rtol=0.05)
+    np.testing.assert_array_equal(gaussian.sample(dist, jax.random.key(0), 5), draws[:5])
+
+
+@needs_dlfs5
+def test_train_gaussian_on_height_files(tmp_path):
+  for name, dims in (("height.txt", 1), ("height_weight.txt", 2)):
+    out = gen_jax("train", "gaussian", "--data", str(DLFS5 / name), "--workdir", str(tmp_path / name), cwd=tmp_path)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    x = np.loadtxt(DLFS5 / name, ndmin=2)
+    params = np.load(tmp_path / name / "params.npz")
+    np.testing.assert_allclose(params["mean"], x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(params["covariance"], np.cov(x.T, bias=True).reshape(dims, dims), rtol=1e-3)
+    assert result["num_points"] == 25000 and (tmp_path / name / "density.png").stat().st_size > 1000
+    assert result["mean_log_likelihood"] < 0
+
+
+@needs_dlfs5
+def test_train_gmm_old_faithful_prints_converged_log_likelihood(tmp_path):
+  out = gen_jax("train", "gmm", "--data", str(DLFS5 / "old_faithful.txt"), "--workdir", str(tmp_path / "of"), cwd=tmp_path)
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  assert result["mean_log_likelihood"] == pytest.approx(-4.1554, abs=1e-3)
+  assert result["iterations"] < 100  # stopped on convergence, not max_iter
+  for name in ("density.png", "loss_curves.png", "params.npz", "params.json", "eval.json"):
+    assert (tmp_path / "of" / name).is_file()
+  curve = [json.loads(l)["log_likelihood"] for l in (tmp_path / "of" / "metrics.jsonl").read_text().splitlines()
+           if json.loads(l).get("split") == "train"]
+  assert np.all(np.diff(curve) >= -1e-5)  # EM climbs
+
+
+def test_gmm_family_matches_fit_and_resumes_exactly(tmp_path):
+  from gen_jax import gmm
+
+  config = config_lib.override(config_lib.load("gmm", "tiny"), ["tol=0.0", "train.num_steps=12"])
+  straight = loop.train(config, tmp_path / "straight")
+  loop.train(config_lib.override(config, ["train.num_steps=5"]), tmp_path / "resumed")
+  resumed = loop.train(config, tmp_path / "resumed")
+  assert straight == resumed and straight["step"] == 12
+  _, _, a = loop.restore_run(tmp_path / "straight")
+  _, _, b = loop.restore_run(tmp_path / "resumed")
+  chex.assert_trees_all_equal(a.params, b.params)
+  points = np.asarray(config_lib_data(config)["x"])
+  direct = gmm.fit(points, 3, key=jax.random.key(0), tol=0.0, max_iter=12,
+                   init_params=jax.tree.map(np.asarray, restore_initial(config)))
+  np.testing.assert_allclose(np.asarray(a.params.means), np.asarray(direct.params.means), rtol=1e-4, atol=1e-4)
+
+
+def config_lib_data(config):
+  from gen_jax import data
+
+  split = data.load(config.data)["train"]
+  return {"x": split["x"][split["weight"] > 0]}
+
+
+def restore_initial(config):
+  from gen_jax import data, registry
+
+  family = registry.build(config)
+  split = data.load(config.data)["train"]
+  return family.init(loop.run_keys(config.seed).init, split).params
+
+
+def test_samples_are_identical_across_processes_and_differ_by_seed(tmp_path):
+  for run in ("a", "b"):
+    gen_jax("train", "gmm", "--config", "tiny", "--workdir", str(tmp_path / run), cwd=tmp_path)
+  files = {}
+  for run, seed in (("a", 0), ("b", 0), ("a", 1)):
+    out = tmp_path / f"{run}{seed}.npz"
+    gen_jax("sample", "--workdir", str(tmp_path / run), "--num", "50", "--seed", str(seed), "--out", str(out), cwd=tmp_path)
+    files[(run, seed)] = np.load(out)["samples"]
+    assert out.with_suffix(".png").is_file()
+  assert files[("a", 0)].shape == (50, 2)
+  np.testing.assert_array_equal(files[("a", 0)], files[("b", 0)])
+  assert not np.array_equal(files[("a", 0)], files[("a", 1)])
+  assert json.loads((tmp_path / "a" / "eval.json").read_text()) == json.loads((tmp_path / "b" / "eval.json").read_text())
+
+
+def test_gmm_on_mnist_pixels_samples_uint8_images(mnist_dir, tmp_path):
+  config = config_lib.override(config_lib.load("gmm", "mnist"), [
+      f"data.data_dir={mnist_dir}", "train.num_steps=3", "train.sample_every=3", "train.progress_bar=False"])
+  results = loop.train(config, tmp_path)
+  config_, family, state = loop.restore_run(tmp_path)
+  images = family.draw(state, jax.random.key(0), 8)
+  assert images.shape == (8, 28, 28, 1) and images.dtype == np.uint8
+  assert (tmp_path / "samples_0000003.png").is_file() and np.isfinite(results["mean_log_likelihood"])
+
+
+def test_bad_data_sources_are_clear(tmp_path):
+  from gen_jax.cli import main
+
+  assert main(["train", "gmm", "--data", str(tmp_path / "missing.txt"), "--workdir", str(tmp_path / "w")]) == 2
+  bad = tmp_path / "bad.txt"
+  bad.write_text("1 2\n3 x\n")
+  assert main(["train", "gaussian", "--data", str(bad), "--workdir", str(tmp_path / "w")]) == 2
+  assert main(["train", "gmm", "--config", "tiny", "--workdir", str(tmp_path / "w"), "--config.n_components=0"]) == 2
+  assert main(["train", "gmm", "--workdir", str(tmp_path / "w")]) == 2  # no --data
