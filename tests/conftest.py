@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -69,3 +71,12 @@ def tiny_run(mnist_dir, tmp_path_factory) -> Path:
   workdir = tmp_path_factory.mktemp("tiny_run")
   loop.train(tiny_config(mnist_dir), workdir)
   return workdir
+
+
+def run_gen_jax(*args: str, cwd) -> subprocess.CompletedProcess:
+  """`gen-jax ARGS` in a fresh process (offline); fails the test with its stderr if it fails."""
+  env = {**os.environ, "GEN_JAX_OFFLINE": "1"}
+  proc = subprocess.run([sys.executable, "-m", "gen_jax.cli", *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc

@@ -2,9 +2,6 @@
 Old Faithful through `gen-jax train gmm`, resume, and sample reproducibility across processes."""
 
 import json
-import os
-import subprocess
-import sys
 
 import chex
 import jax
@@ -15,18 +12,12 @@ import pytest
 from gen_jax import config as config_lib
 from gen_jax import gaussian
 from gen_jax.train import loop
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_gen_jax
 
 DLFS5 = ROOT.parent / "shared" / "data" / "dlfs5"
 needs_dlfs5 = pytest.mark.skipif(not DLFS5.exists(), reason="needs ../shared/data/dlfs5")
 
 
-def gen_jax(*args, cwd):
-  env = {**os.environ, "GEN_JAX_OFFLINE": "1"}
-  proc = subprocess.run([sys.executable, "-m", "gen_jax.cli", *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return proc
 
 
 def test_normal_mle_log_prob_and_sampling_are_closed_form():
@@ -48,7 +39,7 @@ def test_normal_mle_log_prob_and_sampling_are_closed_form():
 @needs_dlfs5
 def test_train_gaussian_on_height_files(tmp_path):
   for name, dims in (("height.txt", 1), ("height_weight.txt", 2)):
-    out = gen_jax("train", "gaussian", "--data", str(DLFS5 / name), "--workdir", str(tmp_path / name), cwd=tmp_path)
+    out = run_gen_jax("train", "gaussian", "--data", str(DLFS5 / name), "--workdir", str(tmp_path / name), cwd=tmp_path)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     x = np.loadtxt(DLFS5 / name, ndmin=2)
     params = np.load(tmp_path / name / "params.npz")
@@ -60,7 +51,7 @@ def test_train_gaussian_on_height_files(tmp_path):
 
 @needs_dlfs5
 def test_train_gmm_old_faithful_prints_converged_log_likelihood(tmp_path):
-  out = gen_jax("train", "gmm", "--data", str(DLFS5 / "old_faithful.txt"), "--workdir", str(tmp_path / "of"), cwd=tmp_path)
+  out = run_gen_jax("train", "gmm", "--data", str(DLFS5 / "old_faithful.txt"), "--workdir", str(tmp_path / "of"), cwd=tmp_path)
   result = json.loads(out.stdout.strip().splitlines()[-1])
   assert result["mean_log_likelihood"] == pytest.approx(-4.1554, abs=1e-3)
   assert result["iterations"] < 100  # stopped on convergence, not max_iter
@@ -105,11 +96,11 @@ def restore_initial(config):
 
 def test_samples_are_identical_across_processes_and_differ_by_seed(tmp_path):
   for run in ("a", "b"):
-    gen_jax("train", "gmm", "--config", "tiny", "--workdir", str(tmp_path / run), cwd=tmp_path)
+    run_gen_jax("train", "gmm", "--config", "tiny", "--workdir", str(tmp_path / run), cwd=tmp_path)
   files = {}
   for run, seed in (("a", 0), ("b", 0), ("a", 1)):
     out = tmp_path / f"{run}{seed}.npz"
-    gen_jax("sample", "--workdir", str(tmp_path / run), "--num", "50", "--seed", str(seed), "--out", str(out), cwd=tmp_path)
+    run_gen_jax("sample", "--workdir", str(tmp_path / run), "--num", "50", "--seed", str(seed), "--out", str(out), cwd=tmp_path)
     files[(run, seed)] = np.load(out)["samples"]
     assert out.with_suffix(".png").is_file()
   assert files[("a", 0)].shape == (50, 2)

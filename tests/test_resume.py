@@ -1,9 +1,6 @@
 """Across processes: exact resume and reproducibility, through the real command line."""
 
 import json
-import os
-import subprocess
-import sys
 
 import chex
 import jax
@@ -11,20 +8,15 @@ import numpy as np
 import pytest
 
 from gen_jax.train import loop
+from tests.conftest import run_gen_jax
 
 N, K = 40, 20  # the interrupted run stops at K (inside epoch 0) and resumes across the epoch boundary at 32
 
 
-def gen_jax(*args, cwd):
-  env = {**os.environ, "GEN_JAX_OFFLINE": "1"}
-  proc = subprocess.run([sys.executable, "-m", "gen_jax.cli", *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return proc
 
 
 def train_tiny(workdir, mnist_dir, *overrides):
-  return gen_jax("train", "classifier", "--config", "tiny", "--data-dir", str(mnist_dir), "--workdir", str(workdir),
+  return run_gen_jax("train", "classifier", "--config", "tiny", "--data-dir", str(mnist_dir), "--workdir", str(workdir),
                  "--config.train.log_every=1", *overrides, cwd=workdir.parent)
 
 

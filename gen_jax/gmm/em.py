@@ -32,15 +32,16 @@ class Stats(NamedTuple):
   worst_x: jax.Array         # [D]: that point (re-seeds a dead component)
 
 
-def second_moments(x, aux, wr, covariance_type):
-  """Q for one chunk: x [C, D], aux = φ(x), wr = w·r [C, K]."""
+def moments(x, aux, wr, covariance_type):
+  """(S, Q) of one chunk: x [C, D], aux = φ(x), wr = w·r [C, K]."""
+  if covariance_type == "diag":  # one product gives both: wrᵀ[x², x] = [Q | S]
+    both = wr.T @ aux
+    return both[:, x.shape[1]:], both[:, :x.shape[1]]
   if covariance_type == "full":
-    return wr.T @ aux
-  if covariance_type == "diag":
-    return wr.T @ aux[:, :x.shape[1]]  # the x² half of [x², x]
+    return wr.T @ x, wr.T @ aux
   if covariance_type == "spherical":
-    return wr.T @ aux[:, 0]
-  return (x * jnp.sum(wr, 1, keepdims=True)).T @ x  # tied: Σ w x xᵀ
+    return wr.T @ x, wr.T @ aux[:, 0]
+  return wr.T @ x, (x * jnp.sum(wr, 1, keepdims=True)).T @ x  # tied: Σ w x xᵀ
 
 
 def chunk_stats(x, aux, w, resp, log_norm, covariance_type) -> Stats:
@@ -48,7 +49,7 @@ def chunk_stats(x, aux, w, resp, log_norm, covariance_type) -> Stats:
   wr = w[:, None] * resp
   valid_log_norm = jnp.where(w > 0, log_norm, jnp.inf)
   worst = jnp.argmin(valid_log_norm)
-  return Stats(jnp.sum(wr, 0), wr.T @ x, second_moments(x, aux, wr, covariance_type), jnp.sum(w),
+  return Stats(jnp.sum(wr, 0), *moments(x, aux, wr, covariance_type), jnp.sum(w),
                jnp.sum(w * log_norm), valid_log_norm[worst], x[worst])
 
 
