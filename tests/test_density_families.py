@@ -43,7 +43,7 @@ def test_train_gaussian_on_height_files(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     x = np.loadtxt(DLFS5 / name, ndmin=2)
     params = np.load(tmp_path / name / "params.npz")
-    np.testing.assert_allclose(params["mean"], x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(params["mean"], x.mean(0), rtol=1e-6)
     np.testing.assert_allclose(params["covariance"], np.cov(x.T, bias=True).reshape(dims, dims), rtol=1e-3)
     assert result["num_points"] == 25000 and (tmp_path / name / "density.png").stat().st_size > 1000
     assert result["mean_log_likelihood"] < 0
