@@ -24,14 +24,6 @@ def _mnist(cfg):
   return out
 
 
-def _toy(cfg):
-  out = {}
-  for split, n, seed in (("train", cfg.train_examples, cfg.seed), ("test", cfg.test_examples, cfg.seed + 1)):
-    points, labels = load_toy(cfg.toy, n, seed=seed)
-    out[split] = {"x": points, "label": labels}
-  return out
-
-
 def _points(cfg):
   """Rows of `cfg.source` with unit weights, padded with zero-weight rows to a multiple of the
   device count so that a full batch splits evenly; MNIST pixels keep their test split."""
@@ -54,7 +46,7 @@ def _points(cfg):
   return out
 
 
-_LOADERS = {"mnist": _mnist, "toy": _toy, "points": _points}
+_LOADERS = {"mnist": _mnist, "points": _points}  # points: --data FILE | toy:NAME | mnist
 
 
 def load(cfg) -> dict[str, dict[str, np.ndarray]]:

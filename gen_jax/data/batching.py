@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 Batch = dict[str, np.ndarray]
@@ -98,6 +97,3 @@ def batched_apply(fn: Callable[..., jax.Array], arrays: Mapping[str, np.ndarray]
     outputs.append(jax.tree.map(lambda y, valid=valid: np.asarray(y)[:valid], fn(part)))
   return jax.tree.map(lambda *ys: np.concatenate(ys), *outputs)
 
-
-def as_jnp(batch: Batch) -> dict[str, jax.Array]:
-  return {k: jnp.asarray(v) for k, v in batch.items()}

@@ -4,11 +4,12 @@ E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), in log space 
 Sufficient statistics (weighted by sample weights w_n, summed chunk by chunk with `lax.scan`):
     N_k = Σ_n w_n r_nk,   S_k = Σ_n w_n r_nk x_n,   Q_k = Σ_n w_n r_nk φ(x_n)
 with φ(x) the second-order features of the covariance type (`params.second_order`):
-vech(x xᵀ) for full, x² for diag, |x|² for spherical; tied uses Σ_n w_n x_n x_nᵀ.
+vech(x xᵀ) for full, [x², x] for diag, |x|² for spherical; tied uses Σ_n w_n x_n x_nᵀ.
 M-step in closed form: π_k = N_k / Σ_j N_j,  μ_k = S_k / N_k,  Σ_k = Q_k / N_k - μ_k μ_kᵀ + reg·I.
 The data are centred by the caller, which keeps these one-pass moments accurate; a full or
 tied covariance that rounding still leaves indefinite gets its negative eigenvalues floored.
-Memory is bounded by one chunk: [C, K] responsibilities and [C, D(D+1)/2] features at most.
+Working memory is one chunk's [C, K] responsibilities and φ; `fit` keeps φ of all the data
+when it takes at most `fit.FEATURE_BYTES` (1 GiB), else it is rebuilt chunk by chunk.
 Sharded data (chunks split over a `data` mesh axis) give per-device partial sums that jit adds.
 """
 
