@@ -8,7 +8,6 @@ the valid ones.
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.util
 import json
 import os
@@ -121,10 +120,6 @@ def _flatten(tree: dict, prefix="") -> dict:
     else:
       out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
   return out
-
-
-def fingerprint(config: ml_collections.ConfigDict) -> str:
-  return hashlib.sha256(json.dumps(structural(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def save_json(config: ml_collections.ConfigDict, path: Path) -> None:

@@ -31,15 +31,9 @@ def _points(cfg):
   import jax.numpy as jnp
 
   dtype = jnp.asarray(0.0).dtype  # float32, or float64 under jax_enable_x64
-  splits = {"train": load_points(cfg.source, seed=cfg.seed, toy_examples=cfg.toy_examples, data_dir=cfg.data_dir)}
-  if cfg.source == "mnist":
-    test = load_mnist(cfg.data_dir or None)["test"]["image"]
-    splits["test"] = {"x": test.reshape(len(test), -1) / 255.0}
-  else:
-    splits["test"] = splits["train"]
+  splits = load_points(cfg.source, seed=cfg.seed, toy_examples=cfg.toy_examples, data_dir=cfg.data_dir)
   out = {}
-  for name, split in splits.items():
-    x = split["x"]
+  for name, x in splits.items():
     pad = -len(x) % jax.device_count()
     out[name] = {"x": np.concatenate([x, np.zeros((pad, x.shape[1]))]).astype(dtype),
                  "weight": np.concatenate([np.ones(len(x)), np.zeros(pad)]).astype(dtype)}

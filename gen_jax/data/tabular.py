@@ -28,15 +28,19 @@ def load_text(path: str | Path) -> np.ndarray:
 
 
 def load_points(source: str, *, seed: int, toy_examples: int = 2000, data_dir: str = "") -> dict:
-  """{"x": float [N, D]} (+ "shape" of an image) from a `--data` source string."""
+  """{"train": float [N, D], "test": float [M, D]} from a `--data` source string. Only MNIST
+  has a held-out split; a file or toy set is its own test split."""
   from gen_jax.data.mnist import load_mnist
   from gen_jax.data.toy import load_toy
 
   if not source:
     raise ValueError("no data given: pass --data FILE, --data toy:NAME or --data mnist")
   if source.startswith("toy:"):
-    return {"x": load_toy(source[4:], toy_examples, seed=seed)[0].astype(np.float64)}
+    x = load_toy(source[4:], toy_examples, seed=seed)[0].astype(np.float64)
+    return {"train": x, "test": x}
   if source == "mnist":
-    images = load_mnist(data_dir or None)["train"]["image"]
-    return {"x": images.reshape(len(images), -1).astype(np.float64) / 255.0, "shape": images.shape[1:]}
-  return {"x": load_text(source)}
+    images = load_mnist(data_dir or None)  # read once for both splits
+    flat = {s: images[s]["image"].reshape(len(images[s]["image"]), -1) / 255.0 for s in ("train", "test")}
+    return flat
+  x = load_text(source)
+  return {"train": x, "test": x}

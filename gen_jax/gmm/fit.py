@@ -41,6 +41,8 @@ def check_data(x, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"x must be a non-empty [N, D] array (or [N] for 1-D data); got shape {x.shape}")
   if not np.issubdtype(x.dtype, np.number):
     raise ValueError(f"x must be numeric, got dtype {x.dtype}")
+  if not np.issubdtype(x.dtype, np.floating):
+    x = x.astype(np.float64)
   bad = int(np.sum(~np.isfinite(x)))
   if bad:
     raise ValueError(f"x has {bad} non-finite values (NaN or inf); remove or impute them first")
@@ -153,7 +155,7 @@ def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float 
   if tol < 0 or max_iter < 1 or n_init < 1 or reg_covar < 0:
     raise ValueError(f"need tol >= 0, max_iter >= 1, n_init >= 1, reg_covar >= 0; got {tol}, {max_iter}, {n_init}, {reg_covar}")
   dtype = jnp.asarray(0.0).dtype  # float32, or float64 under jax_enable_x64
-  center = (np.sum(w[:, None] * x, 0) / w.sum()).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+  center = np.sum(w[:, None] * x, 0) / w.sum()
   devices = jax.device_count() if shard else 1
   mesh = sharding.make_mesh() if devices > 1 else None
   x_chunks, w_chunks = chunked(x - center, w, chunk_size(n, n_components, d, covariance_type, devices), dtype, mesh)
