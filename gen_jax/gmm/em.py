@@ -1,10 +1,12 @@
 """One EM iteration for a Gaussian mixture, over chunks of the data (Dempster et al., 1977).
 
-E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), in log space (one exp pass).
-Sufficient statistics (weighted by sample weights w_n, summed chunk by chunk with `lax.scan`):
-    N_k = Σ_n w_n r_nk,   S_k = Σ_n w_n r_nk x_n,   Q_k = Σ_n w_n r_nk φ(x_n)
-with φ(x) the second-order features of the covariance type (`params.second_order`):
-vech(x xᵀ) for full, [x², x] for diag, |x|² for spherical; tied uses Σ_n w_n x_n x_nᵀ.
+E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), in log space (one exp pass), with
+the log-densities of a chunk from one dense product φ(x) A (`params.joint_coefficients`).
+Sufficient statistics (weighted by sample weights w_n) from one more product per chunk,
+summed chunk by chunk with `lax.scan`:
+    (w r)ᵀ φ(x) = [Q_k | S_k | N_k] = [Σ_n w_n r_nk q(x_n) | Σ_n w_n r_nk x_n | Σ_n w_n r_nk]
+with φ(x) = [q(x), x, 1] and q the second-order terms of the covariance type (`params.features`):
+vech(x xᵀ) for full, x² for diag, |x|² for spherical; tied uses Σ_n w_n x_n x_nᵀ instead.
 M-step in closed form: π_k = N_k / Σ_j N_j,  μ_k = S_k / N_k,  Σ_k = Q_k / N_k - μ_k μ_kᵀ + reg·I.
 The data are centred by the caller, which keeps these one-pass moments accurate; a full or
 tied covariance that rounding still leaves indefinite gets its negative eigenvalues floored.
@@ -20,7 +22,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gen_jax.gmm.params import GMMParams, joint_log_prob_fn, second_order, unvech
+from gen_jax.gmm.params import GMMParams, features, joint_log_prob_fn, n_second_order, unvech
 
 
 class Stats(NamedTuple):
@@ -33,49 +35,53 @@ class Stats(NamedTuple):
   worst_x: jax.Array         # [D]: that point (re-seeds a dead component)
 
 
-def moments(x, aux, wr, covariance_type):
-  """(S, Q) of one chunk: x [C, D], aux = φ(x), wr = w·r [C, K]."""
-  if covariance_type == "diag":  # one product gives both: wrᵀ[x², x] = [Q | S]
-    both = wr.T @ aux
-    return both[:, x.shape[1]:], both[:, :x.shape[1]]
-  if covariance_type == "full":
-    return wr.T @ x, wr.T @ aux
-  if covariance_type == "spherical":
-    return wr.T @ x, wr.T @ aux[:, 0]
-  return wr.T @ x, (x * jnp.sum(wr, 1, keepdims=True)).T @ x  # tied: Σ w x xᵀ
+def chunk_moments(x, phi, w, resp, covariance_type):
+  """[K, F] moments (w r)ᵀ φ(x) of one chunk (tied: also Σ w x xᵀ [D, D], else None)."""
+  wr = w[:, None] * resp  # [C, K]
+  second = (x * w[:, None]).T @ x if covariance_type == "tied" else None
+  return wr.T @ phi, second
 
 
-def chunk_stats(x, aux, w, resp, log_norm, covariance_type) -> Stats:
-  """Statistics of one chunk given responsibilities resp [C, K] and log p(x) [C]."""
-  wr = w[:, None] * resp
-  valid_log_norm = jnp.where(w > 0, log_norm, jnp.inf)
-  worst = jnp.argmin(valid_log_norm)
-  return Stats(jnp.sum(wr, 0), *moments(x, aux, wr, covariance_type), jnp.sum(w),
-               jnp.sum(w * log_norm), valid_log_norm[worst], x[worst])
+def worst_point(log_prob, w_chunks, x_chunks):
+  """(lowest log p(x) among points with w > 0, that point [D]) over chunks [M, C]."""
+  valid = jnp.where(w_chunks > 0, log_prob, jnp.inf)
+  lowest = jnp.min(valid)
+  position = jnp.arange(valid.size).reshape(valid.shape)
+  first = jnp.min(jnp.where(valid == lowest, position, valid.size))  # two plain reductions, no argmin
+  size = valid.shape[1]
+  return lowest, x_chunks[first // size, first % size]
 
 
-def accumulate(resp_fn: Callable, x_chunks, w_chunks, covariance_type, aux_chunks=None) -> Stats:
-  """Sums `chunk_stats` over x_chunks [M, C, D] with resp_fn(index, x, φ(x)) -> (resp, log p(x)).
+def accumulate(resp_fn: Callable, x_chunks, w_chunks, covariance_type, phi_chunks=None) -> Stats:
+  """Sums the statistics of x_chunks [M, C, D], w_chunks [M, C] given resp_fn(index, x, φ(x))
+  -> (responsibilities [C, K], log p(x) [C]).
 
-  `aux_chunks` (φ(x), computed once per fit by the caller) saves recomputing φ at every pass.
+  `phi_chunks` (φ(x) [M, C, F], computed once per fit by the caller) saves recomputing φ at
+  every pass. One chunk runs without a loop.
   """
 
-  def body(total, inputs):
-    index, x, w, aux = inputs
-    aux = second_order(x, covariance_type) if aux is None else aux
-    s = chunk_stats(x, aux, w, *resp_fn(index, x, aux), covariance_type)
-    worse = s.worst_log_prob < total.worst_log_prob
-    summed = jax.tree.map(jnp.add, total[:5], s[:5])
-    return Stats(*summed, jnp.where(worse, s.worst_log_prob, total.worst_log_prob),
-                 jnp.where(worse, s.worst_x, total.worst_x)), None
+  def chunk(index, x, w, phi):
+    phi = features(x, covariance_type) if phi is None else phi
+    resp, log_prob = resp_fn(index, x, phi)
+    return chunk_moments(x, phi, w, resp, covariance_type), log_prob
 
-  x0 = x_chunks[0]
-  a0 = second_order(x0, covariance_type)
-  first = jax.eval_shape(lambda: chunk_stats(x0, a0, w_chunks[0], *resp_fn(0, x0, a0), covariance_type))
-  zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), first)
-  zero = zero._replace(worst_log_prob=jnp.array(jnp.inf, first.worst_log_prob.dtype))
-  indices = jnp.arange(x_chunks.shape[0])
-  return jax.lax.scan(body, zero, (indices, x_chunks, w_chunks, aux_chunks))[0]
+  if x_chunks.shape[0] == 1:
+    moments, log_prob = chunk(0, x_chunks[0], w_chunks[0], None if phi_chunks is None else phi_chunks[0])
+    log_prob = log_prob[None]
+  else:
+    def body(total, inputs):
+      moments, log_prob = chunk(*inputs)
+      return jax.tree.map(jnp.add, total, moments), log_prob
+
+    shapes = jax.eval_shape(lambda: chunk(0, x_chunks[0], w_chunks[0], None if phi_chunks is None else phi_chunks[0]))
+    zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes[0])
+    inputs = (jnp.arange(x_chunks.shape[0]), x_chunks, w_chunks, phi_chunks)
+    moments, log_prob = jax.lax.scan(body, zero, inputs)
+  (m, second), d = moments, x_chunks.shape[-1]
+  q = n_second_order(covariance_type, d)
+  sxx = second if covariance_type == "tied" else (m[:, 0] if covariance_type == "spherical" else m[:, :q])
+  return Stats(m[:, -1], m[:, q:q + d], sxx, jnp.sum(w_chunks), jnp.sum(w_chunks * log_prob),
+               *worst_point(log_prob, w_chunks, x_chunks))
 
 
 def posterior(params: GMMParams):
@@ -83,9 +89,9 @@ def posterior(params: GMMParams):
 
   joint_log_prob = joint_log_prob_fn(params)  # coefficients once per iteration, not per chunk
 
-  def resp_fn(index, x, aux):
-    del index
-    joint = joint_log_prob(x, aux)  # [C, K]; the data are centred
+  def resp_fn(index, x, phi):
+    del index, x
+    joint = joint_log_prob(phi)  # [C, K]; the data are centred
     top = jax.lax.stop_gradient(jnp.max(joint, axis=1, keepdims=True))
     e = jnp.exp(joint - top)  # one exp pass gives both r and log p(x)
     total = jnp.sum(e, axis=1, keepdims=True)
@@ -174,13 +180,13 @@ def combine_across(stats: Stats, axis_name: str) -> Stats:
 
 
 def em_step(params: GMMParams, x_chunks, w_chunks, reg_covar: float, *, axis_name: str | None = None,
-            aux_chunks=None):
+            phi_chunks=None):
   """One EM iteration: (new params, mean log-likelihood of the *input* params).
 
   With `axis_name` (under pmap) each device holds a slice of the chunks and the statistics
   are summed over that axis before the M-step; under jit-sharding the compiler does it.
   """
-  stats = accumulate(posterior(params), x_chunks, w_chunks, params.covariance_type, aux_chunks)
+  stats = accumulate(posterior(params), x_chunks, w_chunks, params.covariance_type, phi_chunks)
   if axis_name is not None:
     stats = combine_across(stats, axis_name)
   new = reseed_dead(m_step(stats, params.covariance_type, reg_covar, params.means), stats, reg_covar)

@@ -19,8 +19,9 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gen_jax.gmm.em import em_step
 from gen_jax.train import sharding
+from gen_jax.train.threads import xla_owns_the_cores
 from gen_jax.gmm.init import INITS, initialize
-from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, joint_log_prob, second_order
+from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, features, joint_log_prob, n_second_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,7 @@ def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -
   Full covariances keep the [C, D(D+1)/2] feature block near 1M values (cache-sized: measured
   fastest on CPU); the other types only hold [C, 2D + K] temporaries and take 8M values: one
   chunk avoids per-chunk slice copies, measured 25% faster on (100,000 x 32, K=16, diag)."""
-  per_row = k + 2 * d + (d * (d + 1) // 2 if covariance_type == "full" else 0)
+  per_row = k + n_second_order(covariance_type, d) + d + 1
   limit = max((2 ** 20 if covariance_type == "full" else 2 ** 23) // per_row, 256)
   chunks = math.ceil(n / limit)
   size = math.ceil(n / chunks)
@@ -68,14 +69,16 @@ def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -
 def chunked(x: np.ndarray, w: np.ndarray, size: int, dtype, mesh=None):
   """[N, D] -> zero-weight padded chunks [M, C, D] and [M, C] (split over `mesh` if given)."""
   m = math.ceil(len(x) / size)
-  pad = m * size - len(x)
-  x_chunks = np.concatenate([x, np.zeros((pad, x.shape[1]), x.dtype)]).reshape(m, size, -1)
-  w_chunks = np.concatenate([w, np.zeros(pad)]).reshape(m, size)
-  x_chunks, w_chunks = jnp.asarray(x_chunks, dtype), jnp.asarray(w_chunks, dtype)
-  if mesh is not None:
-    x_chunks = jax.device_put(x_chunks, NamedSharding(mesh, P(None, "data", None)))
-    w_chunks = jax.device_put(w_chunks, NamedSharding(mesh, P(None, "data")))
-  return x_chunks, w_chunks
+  dtype = np.dtype(dtype)  # converted on the host: half the bytes to move in float32
+  x_chunks = np.zeros((m * size, x.shape[1]), dtype)
+  x_chunks[:len(x)] = x
+  w_chunks = np.zeros(m * size, dtype)
+  w_chunks[:len(w)] = w
+  x_chunks, w_chunks = x_chunks.reshape(m, size, -1), w_chunks.reshape(m, size)
+  if mesh is None:
+    return jax.device_put(x_chunks), jax.device_put(w_chunks)
+  return (jax.device_put(x_chunks, NamedSharding(mesh, P(None, "data", None))),
+          jax.device_put(w_chunks, NamedSharding(mesh, P(None, "data"))))
 
 
 FEATURE_BYTES = 2 ** 30  # φ(x) is kept for the whole fit when it needs at most this much
@@ -84,16 +87,16 @@ FEATURE_BYTES = 2 ** 30  # φ(x) is kept for the whole fit when it needs at most
 def precompute_features(x_chunks, covariance_type):
   """φ(x) of every chunk, once per fit, when it fits in FEATURE_BYTES; else None (EM then
   recomputes φ chunk by chunk at every pass: slower, same result)."""
-  shape = jax.eval_shape(lambda c: second_order(c, covariance_type), x_chunks[0])
-  if shape is None or x_chunks.shape[0] * shape.size * shape.dtype.itemsize > FEATURE_BYTES:
+  shape = jax.eval_shape(lambda c: features(c, covariance_type), x_chunks[0])
+  if x_chunks.shape[0] * shape.size * shape.dtype.itemsize > FEATURE_BYTES:
     return None
-  return jax.vmap(lambda c: second_order(c, covariance_type))(x_chunks)
+  return jax.vmap(lambda c: features(c, covariance_type))(x_chunks)
 
 
 def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
   """EM until |gain| < tol or max_iter: (params, history [max_iter], n_iter, converged)."""
   history = jnp.full((max_iter,), jnp.nan, x_chunks.dtype)
-  aux_chunks = precompute_features(x_chunks, params.covariance_type)
+  phi_chunks = precompute_features(x_chunks, params.covariance_type)
 
   def cond(carry):
     _, it, _, _, converged = carry
@@ -101,7 +104,7 @@ def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
 
   def body(carry):
     params, it, previous, history, _ = carry
-    params, ll = em_step(params, x_chunks, w_chunks, reg_covar, aux_chunks=aux_chunks)
+    params, ll = em_step(params, x_chunks, w_chunks, reg_covar, phi_chunks=phi_chunks)
     converged = (it > 0) & (jnp.abs(ll - previous) < tol)
     return params, it + 1, ll, history.at[it].set(ll), converged
 
@@ -135,6 +138,7 @@ def _check_init_params(init_params: GMMParams, k, d, covariance_type) -> None:
       raise ValueError(f"init_params.{name} must have shape {shape}, got {np.shape(getattr(init_params, name))}")
 
 
+@xla_owns_the_cores()
 def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float = 1e-3, max_iter: int = 100,
         n_init: int = 1, init: str = "kmeans++", reg_covar: float = 1e-6, sample_weight=None,
         init_params: GMMParams | None = None, shard: bool = True) -> FitResult:
@@ -155,7 +159,7 @@ def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float 
   if tol < 0 or max_iter < 1 or n_init < 1 or reg_covar < 0:
     raise ValueError(f"need tol >= 0, max_iter >= 1, n_init >= 1, reg_covar >= 0; got {tol}, {max_iter}, {n_init}, {reg_covar}")
   dtype = jnp.asarray(0.0).dtype  # float32, or float64 under jax_enable_x64
-  center = np.sum(w[:, None] * x, 0) / w.sum()
+  center = (w @ x) / w.sum()  # [D]
   devices = jax.device_count() if shard else 1
   mesh = sharding.make_mesh() if devices > 1 else None
   x_chunks, w_chunks = chunked(x - center, w, chunk_size(n, n_components, d, covariance_type, devices), dtype, mesh)

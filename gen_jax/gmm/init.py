@@ -36,8 +36,8 @@ def kmeans_plus_plus(key, x, w, k):
 def nearest(centers):
   """resp_fn: one-hot responsibility of the nearest center."""
 
-  def resp_fn(index, x, aux):
-    del index, aux
+  def resp_fn(index, x, phi):
+    del index, phi
     d2 = jnp.sum(x * x, 1)[:, None] - 2 * x @ centers.T + jnp.sum(centers * centers, 1)[None]
     return jax.nn.one_hot(jnp.argmin(d2, 1), centers.shape[0], dtype=x.dtype), jnp.zeros(x.shape[0], x.dtype)
 
@@ -58,8 +58,8 @@ def lloyd(centers, x_chunks, w_chunks):
 def random_resp(key, k):
   """resp_fn: uniform random responsibilities, normalised per point (scikit-learn's "random")."""
 
-  def resp_fn(index, x, aux):
-    del aux
+  def resp_fn(index, x, phi):
+    del phi
     u = jax.random.uniform(jax.random.fold_in(key, index), (x.shape[0], k), x.dtype)
     return u / jnp.sum(u, 1, keepdims=True), jnp.zeros(x.shape[0], x.dtype)
 

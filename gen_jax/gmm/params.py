@@ -67,17 +67,25 @@ def vech_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
   return np.triu_indices(d)
 
 
-def second_order(x: jax.Array, covariance_type: str):
-  """φ(x), the per-point features EM multiplies by its coefficients and sums:
-  vech(x xᵀ) [C, D(D+1)/2] (full), [x², x] [C, 2D] (diag), |x|² [C, 1] (spherical), None (tied)."""
-  if covariance_type == "full":
-    rows, cols = vech_indices(x.shape[1])
-    return x[:, rows] * x[:, cols]
-  if covariance_type == "diag":
-    return jnp.concatenate([x * x, x], 1)
-  if covariance_type == "spherical":
-    return jnp.sum(x * x, 1, keepdims=True)
-  return None
+def n_second_order(covariance_type: str, d: int) -> int:
+  """Columns of φ(x) that hold second-order terms: D(D+1)/2, D, 1 or 0 (tied)."""
+  return {"full": d * (d + 1) // 2, "diag": d, "spherical": 1, "tied": 0}[covariance_type]
+
+
+def features(x: jax.Array, covariance_type: str) -> jax.Array:
+  """φ(x) = [q(x), x, 1] [C, F], the per-point features that make both EM steps dense products:
+  the E-step's log-densities are φ(x) A and the M-step's statistics are (w r)ᵀ φ(x).
+  q(x) is vech(x xᵀ) (full, in `vech_indices` order), x² (diag), |x|² (spherical), none (tied)."""
+  d = x.shape[1]
+  if covariance_type == "full":  # static slices, not a gather: row i of the upper triangle
+    q = [x[:, i:i + 1] * x[:, i:] for i in range(d)]
+  elif covariance_type == "diag":
+    q = [x * x]
+  elif covariance_type == "spherical":
+    q = [jnp.sum(x * x, 1, keepdims=True)]
+  else:
+    q = []
+  return jnp.concatenate([*q, x, jnp.ones((x.shape[0], 1), x.dtype)], 1)
 
 
 def unvech(v: jax.Array, d: int) -> jax.Array:
@@ -87,61 +95,64 @@ def unvech(v: jax.Array, d: int) -> jax.Array:
   return upper + jnp.swapaxes(upper, -1, -2) - upper * jnp.eye(d, dtype=v.dtype)
 
 
-def mahalanobis_terms(params: GMMParams):
-  """The coefficients of the squared Mahalanobis distances |Pᵀ(x - μ_k)|², once per EM
-  iteration (not per chunk), each expanded into dense matrix products over φ(x):
-    full       vech(x xᵀ)·vech'(Λ_k) - 2 xᵀΛ_kμ_k + μ_kᵀΛ_kμ_k, Λ_k = P_k P_kᵀ (off-diagonals doubled)
-    diag       [x², x]·[σ_k⁻², -2μ_kσ_k⁻²] + Σ_d μ_kd² σ_kd⁻²
-    spherical  (|x|² - 2 x·μ_k + |μ_k|²) σ_k⁻²
-    tied       |Pᵀx|² - 2 (Pᵀx)·(Pᵀμ_k) + |Pᵀμ_k|²
-  The expansions are accurate for data centred near the means (`fit` centres them)."""
-  kind, mu = params.covariance_type, params.means
+def log_normalizers(params: GMMParams):
+  """(c_k = log π_k + log|P_k| - D/2 log 2π [K], P) with P the precision factors."""
   factor, log_det = precision_factors(params)
+  d = params.dim
+  return log_det + jnp.log(params.weights) - 0.5 * d * jnp.log(2 * jnp.pi).astype(params.means.dtype), factor
+
+
+def joint_coefficients(params: GMMParams):
+  """(A [F, K], c [K], P_tied) with log π_k + log N(x | μ_k, Σ_k) = φ(x) A - ½|Pᵀx|² (≤ c_k).
+
+  Expanding the squared Mahalanobis distance (x - μ_k)ᵀ Λ_k (x - μ_k), Λ_k = P_k P_kᵀ, over
+  φ(x) = [q(x), x, 1] gives the columns of A:
+    full       [-½ vech'(Λ_k) (off-diagonals doubled), Λ_k μ_k, c_k - ½ μ_kᵀΛ_kμ_k]
+    diag       [-½ σ_k⁻², σ_k⁻² μ_k, c_k - ½ Σ_d μ_kd² σ_kd⁻²]
+    spherical  [-½ σ_k⁻², σ_k⁻² μ_k, c_k - ½ σ_k⁻² |μ_k|²]
+    tied       [Λ μ_k, c_k - ½ μ_kᵀΛμ_k], and -½|Pᵀx|², the same for every k, apart (P_tied)
+  The expansion is accurate for data centred near the means (`fit` centres them); c_k, the
+  value at distance 0, bounds it against rounding. P_tied is None unless tied.
+  """
+  kind, mu = params.covariance_type, params.means
+  c, factor = log_normalizers(params)
   if kind == "full":
     rows, cols = vech_indices(mu.shape[1])
     precision = jnp.einsum("kde,kfe->kdf", factor, factor)  # [K, D, D]
     twice = jnp.where(rows == cols, 1.0, 2.0).astype(mu.dtype)
-    b = jnp.einsum("kde,ke->kd", precision, mu)  # Λ_k μ_k [K, D]
-    terms = (jnp.concatenate([precision[:, rows, cols] * twice, -2 * b], 1).T, jnp.sum(mu * b, 1))
-  elif kind == "diag":
-    prec = factor * factor  # [K, D]
-    terms = (jnp.concatenate([prec, -2 * mu * prec], 1).T, jnp.sum(mu * mu * prec, 1))
-  elif kind == "spherical":
-    terms = (mu, factor * factor, jnp.sum(mu * mu, 1))
+    quadratic, linear = -0.5 * precision[:, rows, cols] * twice, jnp.einsum("kde,ke->kd", precision, mu)
+  elif kind in ("diag", "spherical"):
+    prec = factor * factor  # diag [K, D], spherical [K]
+    quadratic = -0.5 * (prec if kind == "diag" else prec[:, None])
+    linear = mu * (prec if kind == "diag" else prec[:, None])
   else:
-    terms = (factor, mu @ factor)
-  return terms, log_det
-
-
-def mahalanobis(terms, kind: str, x: jax.Array, features) -> jax.Array:
-  """Squared Mahalanobis distances [C, K] of x [C, D] with φ(x) = `features`."""
-  if kind == "full":
-    coefficients, c = terms  # [D(D+1)/2 + D, K], [K]
-    t = features.shape[1]
-    return features @ coefficients[:t] + x @ coefficients[t:] + c[None]
-  if kind == "diag":
-    coefficients, c = terms  # [2D, K], [K]
-    return features @ coefficients + c[None]
-  if kind == "spherical":
-    mu, prec, mu2 = terms
-    return (features - 2 * x @ mu.T + mu2[None]) * prec[None]
-  factor, m = terms
-  y = x @ factor  # [C, D]
-  return jnp.sum(y * y, 1)[:, None] - 2 * y @ m.T + jnp.sum(m * m, 1)[None]
+    quadratic, linear = jnp.zeros((mu.shape[0], 0), mu.dtype), mu @ factor @ factor.T
+  constant = c - 0.5 * jnp.sum(mu * linear, 1)
+  a = jnp.concatenate([quadratic, linear, constant[:, None]], 1).T  # [F, K]
+  return a, c, (factor if kind == "tied" else None)
 
 
 def joint_log_prob_fn(params: GMMParams):
-  """f(x, φ(x)) -> log π_k + log N(x_n | μ_k, Σ_k) [C, K], its coefficients computed once."""
-  terms, log_det = mahalanobis_terms(params)
-  d, kind = params.dim, params.covariance_type
-  const = log_det + jnp.log(params.weights) - 0.5 * d * jnp.log(2 * jnp.pi).astype(params.means.dtype)
-  return lambda x, features: const[None] - 0.5 * jnp.maximum(mahalanobis(terms, kind, x, features), 0)
+  """f(φ(x)) -> log π_k + log N(x_n | μ_k, Σ_k) [C, K] for centred data, its coefficients
+  computed once (the E-step's fast path: no clamp, which would cost a pass over [C, K])."""
+  a, _, tied_factor = joint_coefficients(params)
+
+  def f(phi):
+    joint = phi @ a
+    if tied_factor is not None:
+      y = phi[:, :-1] @ tied_factor  # Pᵀx [C, D]
+      joint = joint - 0.5 * jnp.sum(y * y, 1, keepdims=True)
+    return joint
+
+  return f
 
 
 def joint_log_prob(params: GMMParams, x: jax.Array) -> jax.Array:
   """log π_k + log N(x_n | μ_k, Σ_k) for x [N, D] -> [N, K], for any (uncentred) x: x and
-  the means are first shifted by the mean of the means, keeping the expansions accurate."""
+  the means are first shifted by the mean of the means, keeping the expansions accurate, and
+  each value is clamped at its bound c_k (a squared distance is never negative)."""
   shift = jax.lax.stop_gradient(jnp.mean(params.means, 0))
   centred = params.replace(means=params.means - shift)
-  x = x - shift
-  return joint_log_prob_fn(centred)(x, second_order(x, params.covariance_type))
+  _, c, _ = joint_coefficients(centred)
+  joint = joint_log_prob_fn(centred)(features(x - shift, params.covariance_type))
+  return jnp.minimum(joint, c[None])

@@ -18,6 +18,7 @@ import numpy as np
 from gen_jax import config as config_lib
 from gen_jax import data, registry, viz
 from gen_jax.train import checkpoint, sharding
+from gen_jax.train.threads import xla_owns_the_cores
 from gen_jax.train.logging import MetricLogger, NonFiniteError, read_metrics
 
 
@@ -72,6 +73,7 @@ def write_samples(family, state, key, workdir: Path, step: int, num: int = 64) -
   viz.save_samples(np.asarray(samples), workdir / f"samples_{step:07d}.png", labels=labels)
 
 
+@xla_owns_the_cores()
 def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   """Trains (or resumes) `config.model` in `workdir`; returns the final evaluation."""
   family = registry.build(config)
