@@ -66,12 +66,13 @@ def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -
   return math.ceil(size / devices) * devices
 
 
-def chunked(x: np.ndarray, w: np.ndarray, size: int, dtype, mesh=None):
-  """[N, D] -> zero-weight padded chunks [M, C, D] and [M, C] (split over `mesh` if given)."""
+def chunked(x: np.ndarray, w: np.ndarray, size: int, dtype, mesh=None, center=None):
+  """[N, D] -> zero-weight padded chunks [M, C, D] of x - center, and [M, C] (split over
+  `mesh` if given). The centring is done in x's precision, then rounded to `dtype`."""
   m = math.ceil(len(x) / size)
   dtype = np.dtype(dtype)  # converted on the host: half the bytes to move in float32
   x_chunks = np.zeros((m * size, x.shape[1]), dtype)
-  x_chunks[:len(x)] = x
+  np.subtract(x, 0 if center is None else center, out=x_chunks[:len(x)], casting="same_kind")
   w_chunks = np.zeros(m * size, dtype)
   w_chunks[:len(w)] = w
   x_chunks, w_chunks = x_chunks.reshape(m, size, -1), w_chunks.reshape(m, size)
@@ -162,7 +163,7 @@ def fit(x, n_components: int, *, key, covariance_type: str = "full", tol: float 
   center = (w @ x) / w.sum()  # [D]
   devices = jax.device_count() if shard else 1
   mesh = sharding.make_mesh() if devices > 1 else None
-  x_chunks, w_chunks = chunked(x - center, w, chunk_size(n, n_components, d, covariance_type, devices), dtype, mesh)
+  x_chunks, w_chunks = chunked(x, w, chunk_size(n, n_components, d, covariance_type, devices), dtype, mesh, center)
   shift = jnp.asarray(center, dtype)
   if init_params is not None:
     _check_init_params(init_params, n_components, d, covariance_type)
