@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gen_jax import gmm
+from gen_jax.gmm import params as gmm_params
 from gen_jax.gmm.fit import chunked
 from tests.conftest import ROOT
 
@@ -27,6 +28,37 @@ def blobs(n=300, d=3, k=3, seed=0):
 def sklearn_precisions(params):
   cov = np.asarray(params.covariances, np.float64)
   return np.linalg.inv(cov) if params.covariance_type in ("full", "tied") else 1.0 / cov
+
+
+def random_params(covariance_type, k=3, d=4, seed=0):
+  rng = np.random.default_rng(seed)
+  a = rng.normal(size=(k, d, d))
+  full = a @ np.swapaxes(a, 1, 2) + 0.5 * np.eye(d)
+  cov = {"full": full, "tied": full[0], "diag": rng.uniform(0.3, 2.0, (k, d)), "spherical": rng.uniform(0.3, 2.0, k)}
+  return gmm.GMMParams(jnp.asarray(rng.dirichlet(np.ones(k))), jnp.asarray(rng.normal(size=(k, d))),
+                       jnp.asarray(cov[covariance_type]), covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", gmm.COVARIANCE_TYPES)
+def test_feature_expansion_gives_every_types_log_density(covariance_type):
+  """log π_k + log N(x|μ_k,Σ_k) from φ(x) = [q(x), x, 1] and one coefficient matrix equals the
+  direct formula with a solve, for points near and far from the means."""
+  with jax.enable_x64(True):
+    params = random_params(covariance_type)
+    x = np.random.default_rng(1).normal(scale=3.0, size=(50, 4))
+    k, d = 3, 4
+    cov = np.asarray(params.covariances)
+    cov = {"full": lambda c: c, "tied": lambda c: np.broadcast_to(c, (k, d, d)),
+           "diag": lambda c: c[:, :, None] * np.eye(d), "spherical": lambda c: c[:, None, None] * np.eye(d)
+           }[covariance_type](cov)  # [K, D, D]
+    expected = np.empty((50, k))
+    for j in range(k):
+      r = x - np.asarray(params.means[j])
+      maha = np.sum(r * np.linalg.solve(cov[j], r.T).T, 1)
+      expected[:, j] = np.log(params.weights[j]) - 0.5 * (maha + np.linalg.slogdet(2 * np.pi * cov[j])[1])
+    np.testing.assert_allclose(np.asarray(gmm_params.joint_log_prob(params, jnp.asarray(x))), expected, rtol=1e-10)
+    phi = gmm_params.features(jnp.asarray(x), covariance_type)
+    assert phi.shape == (50, gmm_params.n_second_order(covariance_type, d) + d + 1)
 
 
 @needs_old_faithful

@@ -127,3 +127,18 @@ def test_batch_size_must_divide_device_count():
   fake = type("M", (), {"size": 8})()
   with pytest.raises(ValueError, match="divisible by the number of devices"):
     sharding.check_batch_size(12, fake)
+
+
+def test_blas_threads_are_held_to_one_only_inside_the_block():
+  """XLA's LAPACK calls share SciPy's OpenBLAS, whose spinning threads would slow XLA on CPU."""
+  threadpoolctl = pytest.importorskip("threadpoolctl")
+  from gen_jax.train.threads import xla_owns_the_cores
+
+  jnp.linalg.cholesky(jnp.eye(3)).block_until_ready()  # loads the BLAS behind jax's LAPACK calls
+  before = {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+  assert before, "no BLAS library found"
+  with xla_owns_the_cores():
+    inside = {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+  after = {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+  assert set(inside.values()) == {1}
+  assert after == before
