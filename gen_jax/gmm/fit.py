@@ -56,9 +56,10 @@ def check_data(x, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
 def chunk_size(n: int, k: int, d: int, covariance_type: str, devices: int = 1) -> int:
   """Rows per chunk, balanced so that padding stays below one row per chunk and device.
 
-  Full covariances keep the [C, D(D+1)/2] feature block near 1M values (cache-sized: measured
-  fastest on CPU); the other types only hold [C, 2D + K] temporaries and take 8M values: one
-  chunk avoids per-chunk slice copies, measured 25% faster on (100,000 x 32, K=16, diag)."""
+  A chunk holds its features φ(x) [C, F] and responsibilities [C, K]. Full covariances (F =
+  D(D+1)/2 + D + 1) keep that near 1M values (cache-sized: measured fastest on CPU); the other
+  types take 8M values: one chunk avoids per-chunk slice copies, measured 25% faster on
+  (100,000 x 32, K=16, diag)."""
   per_row = k + n_second_order(covariance_type, d) + d + 1
   limit = max((2 ** 20 if covariance_type == "full" else 2 ** 23) // per_row, 256)
   chunks = math.ceil(n / limit)
