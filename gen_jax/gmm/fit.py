@@ -21,7 +21,7 @@ from gen_jax.gmm.em import em_step
 from gen_jax.train import sharding
 from gen_jax.train.threads import xla_owns_the_cores
 from gen_jax.gmm.init import INITS, initialize
-from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, features, joint_log_prob, n_second_order
+from gen_jax.gmm.params import GMMParams, check_covariance_type, covariance_shape, features, joint_log_prob_x_fn, n_second_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +185,8 @@ def _by_chunks(reduce, params: GMMParams, x) -> jax.Array:
   n = x.shape[0]
   size = chunk_size(n, params.n_components, params.dim, params.covariance_type)
   chunks = jnp.pad(x, ((0, -n % size), (0, 0))).reshape(-1, size, x.shape[1])
-  out = jax.lax.map(lambda c: reduce(joint_log_prob(params, c)), chunks)
+  joint_log_prob = joint_log_prob_x_fn(params)  # Cholesky factors once, not per chunk
+  out = jax.lax.map(lambda c: reduce(joint_log_prob(c)), chunks)
   return out.reshape(-1, *out.shape[2:])[:n]
 
 

@@ -48,7 +48,9 @@ def lloyd(centers, x_chunks, w_chunks):
   """KMEANS_ITERATIONS rounds of Lloyd's algorithm; an empty cluster keeps its center."""
 
   def body(_, centers):
-    stats = accumulate(nearest(centers), x_chunks, w_chunks, "tied")
+    # N_k and S_k are all Lloyd needs; "spherical" has the narrowest statistics ("tied" would
+    # also form Σ w x xᵀ [D, D] at every round)
+    stats = accumulate(nearest(centers), x_chunks, w_chunks, "spherical")
     moved = stats.sx / jnp.maximum(stats.nk, 1e-30)[:, None]
     return jnp.where((stats.nk > 0)[:, None], moved, centers)
 

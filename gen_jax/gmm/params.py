@@ -132,27 +132,31 @@ def joint_coefficients(params: GMMParams):
   return a, c, (factor if kind == "tied" else None)
 
 
-def joint_log_prob_fn(params: GMMParams):
+def joint_log_prob_fn(params: GMMParams, *, clamp: bool = False):
   """f(φ(x)) -> log π_k + log N(x_n | μ_k, Σ_k) [C, K] for centred data, its coefficients
-  computed once (the E-step's fast path: no clamp, which would cost a pass over [C, K])."""
-  a, _, tied_factor = joint_coefficients(params)
+  computed once. The E-step leaves `clamp` off (it would cost a pass over [C, K]); with it,
+  each value is clamped at its bound c_k (a squared distance is never negative)."""
+  a, c, tied_factor = joint_coefficients(params)
 
   def f(phi):
     joint = phi @ a
     if tied_factor is not None:
       y = phi[:, :-1] @ tied_factor  # Pᵀx [C, D]
       joint = joint - 0.5 * jnp.sum(y * y, 1, keepdims=True)
-    return joint
+    return jnp.minimum(joint, c[None]) if clamp else joint
 
   return f
 
 
-def joint_log_prob(params: GMMParams, x: jax.Array) -> jax.Array:
-  """log π_k + log N(x_n | μ_k, Σ_k) for x [N, D] -> [N, K], for any (uncentred) x: x and
-  the means are first shifted by the mean of the means, keeping the expansions accurate, and
-  each value is clamped at its bound c_k (a squared distance is never negative)."""
+def joint_log_prob_x_fn(params: GMMParams):
+  """g(x) -> log π_k + log N(x_n | μ_k, Σ_k) [N, K] for any (uncentred) x [N, D], clamped, its
+  coefficients computed once: x and the means are first shifted by the mean of the means,
+  keeping the expansions accurate."""
   shift = jax.lax.stop_gradient(jnp.mean(params.means, 0))
-  centred = params.replace(means=params.means - shift)
-  _, c, _ = joint_coefficients(centred)
-  joint = joint_log_prob_fn(centred)(features(x - shift, params.covariance_type))
-  return jnp.minimum(joint, c[None])
+  f = joint_log_prob_fn(params.replace(means=params.means - shift), clamp=True)
+  return lambda x: f(features(x - shift, params.covariance_type))
+
+
+def joint_log_prob(params: GMMParams, x: jax.Array) -> jax.Array:
+  """log π_k + log N(x_n | μ_k, Σ_k) for x [N, D] -> [N, K] (see `joint_log_prob_x_fn`)."""
+  return joint_log_prob_x_fn(params)(x)
