@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from gen_jax import precision
+
 
 @flax.struct.dataclass
 class Normal:
@@ -21,6 +23,7 @@ class Normal:
 
 
 @jax.jit
+@precision.exact
 def mle(x: jax.Array, weights: jax.Array | None = None) -> Normal:
   """μ̂ and Σ̂ of x [N, D] (optionally weighted by w [N]); two passes for accuracy."""
   w = jnp.ones(x.shape[0], x.dtype) if weights is None else weights
@@ -31,6 +34,7 @@ def mle(x: jax.Array, weights: jax.Array | None = None) -> Normal:
 
 
 @jax.jit
+@precision.exact
 def log_prob(dist: Normal, x: jax.Array) -> jax.Array:
   """log N(x_n | μ, Σ) for x [N, D] -> [N]."""
   chol = jnp.linalg.cholesky(dist.covariance)
@@ -39,6 +43,7 @@ def log_prob(dist: Normal, x: jax.Array) -> jax.Array:
   return -0.5 * jnp.sum(z * z, 0) - jnp.sum(jnp.log(jnp.diagonal(chol))) - 0.5 * d * jnp.log(2 * jnp.pi).astype(x.dtype)
 
 
+@precision.exact
 def sample(dist: Normal, key: jax.Array, n: int) -> jax.Array:
   """n draws [n, D]; draw i uses fold_in(key, i) only."""
   chol = jnp.linalg.cholesky(dist.covariance)

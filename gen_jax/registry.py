@@ -12,6 +12,8 @@ from typing import Any, Callable, Optional
 
 import ml_collections
 
+from gen_jax import precision
+
 # Family modules imported by `get`/`names` so that they can register themselves.
 _FAMILY_MODULES = ("gen_jax.families.classifier", "gen_jax.families.gaussian", "gen_jax.families.gmm")
 
@@ -35,6 +37,10 @@ class Family:
       for models of tabular data), or None if the family cannot sample.
   report(state, train_split, workdir) -> None   optional: figures and files written at the end.
   A family may put `converged` in its metrics: the loop then stops early (EM does).
+
+  Precision policy (`gen_jax.precision`): `evaluate` and `report` give reported values, so
+  they always run their float32 products at full precision; this class applies it. `update`
+  runs at `config.matmul_precision` unless the family makes it exact (EM and MLE do).
   """
 
   name: str
@@ -44,6 +50,11 @@ class Family:
   sample: Optional[Callable[..., Any]] = None
   conditional: bool = False  # whether `sample` takes `labels`
   report: Optional[Callable[..., None]] = None
+
+  def __post_init__(self):
+    object.__setattr__(self, "evaluate", precision.exact(self.evaluate))
+    if self.report is not None:
+      object.__setattr__(self, "report", precision.exact(self.report))
 
   def draw(self, state, key, num: int, labels=None):
     """`sample`, or a clear `CannotSample` error for families without a sampler."""

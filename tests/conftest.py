@@ -1,7 +1,9 @@
 """Shared fixtures: strict dtype promotion, the MNIST folder, a tiny trained run.
 
 MNIST comes from `../shared/data/mnist` (or GEN_JAX_TEST_MNIST) when it exists; otherwise
-TFDS's mock data are written as IDX files into a temporary folder. No test touches the network.
+TFDS's mock data are written as IDX files into a temporary folder. Tests that need the real
+files of `../shared/data` skip without them, except where GEN_JAX_REQUIRE_DATA=1 (CI sets it):
+there a missing folder fails the run. No test touches the network.
 """
 
 from __future__ import annotations
@@ -17,11 +19,25 @@ import pytest
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 os.environ.setdefault("GEN_JAX_OFFLINE", "1")  # the TFDS fallback never probes the network
+# On a GPU, JAX would take 75% of its memory in this process, leaving too little for the
+# command-line tests' subprocesses; allocate on demand instead (no effect on CPU).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_MNIST = Path(os.environ.get("GEN_JAX_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_MNIST = Path(os.environ.get("GEN_JAX_TEST_MNIST", SHARED_DATA / "mnist"))
+DLFS5 = SHARED_DATA / "dlfs5"
 HAVE_REAL_MNIST = (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists()
-real_mnist = pytest.mark.skipif(not HAVE_REAL_MNIST, reason="needs the real MNIST files in ../shared/data/mnist")
+REQUIRE_DATA = os.environ.get("GEN_JAX_REQUIRE_DATA") == "1"
+
+
+def needs(present: bool, what: str):
+  """Skip unless `what` is there; under GEN_JAX_REQUIRE_DATA=1 run anyway (and fail)."""
+  return pytest.mark.skipif(not present and not REQUIRE_DATA, reason=f"needs {what}")
+
+
+real_mnist = needs(HAVE_REAL_MNIST, "the real MNIST files in ../shared/data/mnist")
+needs_dlfs5 = needs(DLFS5.is_dir(), "../shared/data/dlfs5")
 
 
 @pytest.fixture(autouse=True)

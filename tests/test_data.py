@@ -8,7 +8,14 @@ import pytest
 
 from gen_jax import data
 from gen_jax.data import mnist as mnist_lib
-from tests.conftest import SHARED_MNIST, real_mnist
+from tests.conftest import DLFS5, HAVE_REAL_MNIST, REQUIRE_DATA, SHARED_MNIST, real_mnist
+
+
+@pytest.mark.skipif(not REQUIRE_DATA, reason="only where GEN_JAX_REQUIRE_DATA=1 (CI): elsewhere data tests skip")
+def test_required_data_is_present():
+  """In CI a missing ../shared/data folder is a failure, not a row of skipped tests."""
+  assert HAVE_REAL_MNIST, f"GEN_JAX_REQUIRE_DATA=1 but no MNIST files in {SHARED_MNIST}"
+  assert DLFS5.is_dir(), f"GEN_JAX_REQUIRE_DATA=1 but {DLFS5} is missing"
 
 
 def test_idx_round_trip(tmp_path):
@@ -52,6 +59,7 @@ def test_folder_without_files_lists_them(tmp_path):
 
 
 def test_tfds_fallback_offline_fails_fast_without_network(tmp_path, monkeypatch):
+  pytest.importorskip("tensorflow_datasets", reason="the TFDS fallback needs tensorflow-datasets installed")
   monkeypatch.delenv("GEN_JAX_DATA_DIR", raising=False)
   monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
   monkeypatch.delenv("GEN_JAX_OFFLINE")

@@ -12,10 +12,7 @@ import pytest
 from gen_jax import config as config_lib
 from gen_jax import gaussian
 from gen_jax.train import loop
-from tests.conftest import ROOT, run_gen_jax
-
-DLFS5 = ROOT.parent / "shared" / "data" / "dlfs5"
-needs_dlfs5 = pytest.mark.skipif(not DLFS5.exists(), reason="needs ../shared/data/dlfs5")
+from tests.conftest import DLFS5, needs_dlfs5, run_gen_jax
 
 
 
@@ -38,23 +35,28 @@ def test_normal_mle_log_prob_and_sampling_are_closed_form():
 
 @needs_dlfs5
 def test_train_gaussian_on_height_files(tmp_path):
-  for name, dims in (("height.txt", 1), ("height_weight.txt", 2)):
+  readme = {"height.txt": ([172.7025], -2.99382), "height_weight.txt": ([172.7025, 57.6422], -5.93267)}
+  for name, (mean, log_likelihood) in readme.items():
     out = run_gen_jax("train", "gaussian", "--data", str(DLFS5 / name), "--workdir", str(tmp_path / name), cwd=tmp_path)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     x = np.loadtxt(DLFS5 / name, ndmin=2)
     params = np.load(tmp_path / name / "params.npz")
     np.testing.assert_allclose(params["mean"], x.mean(0), rtol=1e-6)
+    dims = len(mean)
     np.testing.assert_allclose(params["covariance"], np.cov(x.T, bias=True).reshape(dims, dims), rtol=1e-3)
+    np.testing.assert_allclose(params["mean"], mean, atol=5e-5)  # the README's figures
+    assert result["mean_log_likelihood"] == pytest.approx(log_likelihood, abs=5e-6)
     assert result["num_points"] == 25000 and (tmp_path / name / "density.png").stat().st_size > 1000
-    assert result["mean_log_likelihood"] < 0
+  sigma = float(np.sqrt(np.load(tmp_path / "height.txt" / "params.npz")["covariance"][0, 0]))
+  assert sigma == pytest.approx(4.8302, abs=5e-5)
 
 
 @needs_dlfs5
 def test_train_gmm_old_faithful_prints_converged_log_likelihood(tmp_path):
   out = run_gen_jax("train", "gmm", "--data", str(DLFS5 / "old_faithful.txt"), "--workdir", str(tmp_path / "of"), cwd=tmp_path)
   result = json.loads(out.stdout.strip().splitlines()[-1])
-  assert result["mean_log_likelihood"] == pytest.approx(-4.1554, abs=1e-3)
-  assert result["iterations"] < 100  # stopped on convergence, not max_iter
+  assert result["mean_log_likelihood"] == pytest.approx(-4.15538, abs=5e-6)  # the README's figure
+  assert result["iterations"] == 6  # stopped on convergence, not max_iter
   for name in ("density.png", "loss_curves.png", "params.npz", "params.json", "eval.json"):
     assert (tmp_path / "of" / name).is_file()
   curve = [json.loads(l)["log_likelihood"] for l in (tmp_path / "of" / "metrics.jsonl").read_text().splitlines()
@@ -128,3 +130,12 @@ def test_bad_data_sources_are_clear(tmp_path):
   assert main(["train", "gaussian", "--data", str(bad), "--workdir", str(tmp_path / "w")]) == 2
   assert main(["train", "gmm", "--config", "tiny", "--workdir", str(tmp_path / "w"), "--config.n_components=0"]) == 2
   assert main(["train", "gmm", "--workdir", str(tmp_path / "w")]) == 2  # no --data
+
+
+def test_em_stops_at_convergence_whatever_the_logging_interval(tmp_path):
+  """`converged` is read at every step, not only on logging steps."""
+  base = config_lib.load("gmm", "tiny")
+  every = loop.train(base, tmp_path / "every")
+  assert every["step"] < base.train.num_steps  # it did converge early
+  sparse = loop.train(config_lib.override(base, ["train.log_every=7"]), tmp_path / "sparse")
+  assert sparse == every

@@ -65,6 +65,21 @@ def test_per_step_keys_differ_and_repeat(tiny):
   assert float(draw(3)) == float(draw(3)) != float(draw(4))
 
 
+def test_update_draws_its_dropout_from_the_step(tiny):
+  """Same parameters, batch and run key: the step number alone changes the dropout masks,
+  and the same step gives the same numbers (what exact resume relies on)."""
+  config, family, batches = tiny
+  assert config.net.dropout > 0
+  keys = loop.run_keys(0)
+  state = family.init(keys.init, batches.batch(0))
+  update = jax.jit(family.update)
+  at = lambda step: update(state.replace(step=jnp.int32(step)), batches.batch(0), keys.train)
+  (a, metrics_a), (b, metrics_b), (c, metrics_c) = at(3), at(3), at(4)
+  chex.assert_trees_all_equal(a.params, b.params)
+  assert float(metrics_a["loss"]) == float(metrics_b["loss"]) != float(metrics_c["loss"])
+  assert not np.array_equal(np.asarray(a.params["Dense_0"]["kernel"]), np.asarray(c.params["Dense_0"]["kernel"]))
+
+
 @real_mnist
 def test_tiny_config_learns_real_mnist(tiny_run):
   results = json.loads((tiny_run / "eval.json").read_text())
@@ -129,6 +144,8 @@ def test_batch_size_must_divide_device_count():
     sharding.check_batch_size(12, fake)
 
 
+@pytest.mark.skipif(jax.default_backend() != "cpu",
+                    reason="CPU only: on GPU/TPU XLA uses no host BLAS, and xla_owns_the_cores does nothing")
 def test_blas_threads_are_held_to_one_only_inside_the_block():
   """XLA's LAPACK calls share SciPy's OpenBLAS, whose spinning threads would slow XLA on CPU."""
   threadpoolctl = pytest.importorskip("threadpoolctl")

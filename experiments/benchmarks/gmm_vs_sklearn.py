@@ -1,14 +1,20 @@
 """EM speed: gen_jax vs scikit-learn's GaussianMixture, same data, same initial parameters,
 a fixed 100 iterations (tol=0), on this machine, in one run.
 
-    python experiments/benchmarks/gmm_vs_sklearn.py [--cases a_diag,a_full,b,c] [--iters 100] [--repeats R]
+    python experiments/benchmarks/gmm_vs_sklearn.py [--cases a_diag,a_full,b,c] [--iters 100]
+        [--repeats R] [--sklearn-repeats R] [--sklearn-threads 1,all] [--libraries sklearn,gen_jax_f32,gen_jax_f64]
 
-Each library runs in a fresh process (so peak RSS is its own): scikit-learn (float64),
-gen_jax float32 and gen_jax float64 (JAX_ENABLE_X64=1). Each is timed R times in its process
-(R = REPEATS[case] unless --repeats is given; timings on a shared 2-core machine vary by
-±20%) and the table reports the median; gen_jax's first call, which includes compilation, is
-reported apart and not counted in R. The table also gives the final mean log-likelihood of
-each and its relative difference from scikit-learn's.
+Runs unchanged on a CPU-only machine and on a GPU machine: gen_jax computes on JAX's default
+device (named in the table), scikit-learn (float64) on the CPU cores, once held to one BLAS
+thread and once with all of them (on a 16-core GPU host all threads were slower than one);
+the speed-up is against the faster of the two. Each library runs in a fresh process (so peak
+RSS is its own): scikit-learn, gen_jax float32 and gen_jax float64 (JAX_ENABLE_X64=1). The
+data and the shared initial parameters are made once per case by another process and read
+from a temporary folder. Each library is timed R times (R = REPEATS[case] unless --repeats /
+--sklearn-repeats say otherwise; timings on a shared machine vary by ±20%) and the table
+reports the median; gen_jax's first call, which includes compilation, is reported apart and
+not counted in R. The table also gives each final mean log-likelihood and its relative
+difference from scikit-learn's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,93 +74,147 @@ def initial_params(case: str, x):
     return {"weights": np.asarray(p.weights), "means": np.asarray(p.means), "covariances": np.asarray(p.covariances)}
 
 
-def child(case: str, library: str, iters: int, repeats: int) -> dict:
+def prepare(case: str, folder: Path) -> None:
+  """Writes the case's data (x.npy) and initial parameters (init.npz) into `folder`."""
+  import numpy as np
+
+  x = make_data(case)
+  np.save(folder / "x.npy", x)
+  np.savez(folder / "init.npz", **initial_params(case, x))
+
+
+def sklearn_fit(case: str, x, init: dict, iters: int, threads: str):
+  """(run() -> final log-likelihood, the BLAS threads it uses), scikit-learn held to `threads`."""
+  import warnings
+
+  import numpy as np
+  from sklearn.mixture import GaussianMixture
+  from threadpoolctl import threadpool_info, threadpool_limits
+
+  _, _, _, k, kind = CASES[case]
+  if threads != "all":  # for the whole process: the limiter object stays referenced while fits run
+    sklearn_fit.limiter = threadpool_limits(limits=int(threads), user_api="blas")
+  blas = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1)
+  precisions = 1.0 / init["covariances"] if kind == "diag" else np.linalg.inv(init["covariances"])
+
+  def run():
+    model = GaussianMixture(k, covariance_type=kind, tol=0.0, max_iter=iters, reg_covar=1e-6,
+                            weights_init=init["weights"], means_init=init["means"], precisions_init=precisions)
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore")
+      model.fit(x)
+    return float(model.lower_bounds_[-1])
+
+  return run, f"CPU, {blas} BLAS thread{'s' if blas > 1 else ''}"
+
+
+def gen_jax_fit(case: str, x, init: dict, iters: int):
+  """(run() -> final log-likelihood, the device it computes on)."""
+  import jax
+  import jax.numpy as jnp
+
+  from gen_jax import gmm
+
+  _, _, _, k, kind = CASES[case]
+  dtype = jnp.asarray(0.0).dtype
+  params = gmm.GMMParams(*(jnp.asarray(init[f], dtype) for f in ("weights", "means", "covariances")), kind)
+
+  def run():
+    result = gmm.fit(x, k, key=jax.random.key(0), covariance_type=kind, tol=0.0, max_iter=iters, init_params=params)
+    jax.block_until_ready(result.params)
+    return float(result.log_likelihood[-1])
+
+  device = jax.devices()[0]
+  return run, f"{device.platform.upper()}: {device.device_kind}"
+
+
+def child(case: str, library: str, iters: int, repeats: int, folder: Path) -> dict:
   """One library on one case, in this (fresh) process: the median of `repeats` timed fits."""
   import resource
   import statistics
   import time
-  import warnings
 
   import numpy as np
 
-  x = make_data(case)
-  init = initial_params(case, x)
-  _, _, _, k, kind = CASES[case]
-  if library == "sklearn":
-    from sklearn.mixture import GaussianMixture
-
-    precisions = 1.0 / init["covariances"] if kind == "diag" else np.linalg.inv(init["covariances"])
-
-    def run():
-      model = GaussianMixture(k, covariance_type=kind, tol=0.0, max_iter=iters, reg_covar=1e-6,
-                              weights_init=init["weights"], means_init=init["means"], precisions_init=precisions)
-      with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(x)
-      return float(model.lower_bounds_[-1])
+  x = np.load(folder / "x.npy")
+  init = dict(np.load(folder / "init.npz"))
+  if library.startswith("sklearn"):
+    run, device = sklearn_fit(case, x, init, iters, library.split(":")[1])
   else:
-    import jax
-    import jax.numpy as jnp
-
-    from gen_jax import gmm
-
-    dtype = jnp.asarray(0.0).dtype
-    params = gmm.GMMParams(*(jnp.asarray(init[f], dtype) for f in ("weights", "means", "covariances")), kind)
-
-    def run():
-      result = gmm.fit(x, k, key=jax.random.key(0), covariance_type=kind, tol=0.0, max_iter=iters, init_params=params)
-      jax.block_until_ready(result.params)
-      return float(result.log_likelihood[-1])
+    run, device = gen_jax_fit(case, x, init, iters)
 
   def timed():
     start = time.perf_counter()
     log_likelihood = run()
     return time.perf_counter() - start, log_likelihood
 
-  first = timed() if library != "sklearn" else None  # compilation
+  first = timed() if not library.startswith("sklearn") else None  # compilation
   runs = [timed() for _ in range(repeats)]
   seconds = [t for t, _ in runs]
-  return {"seconds": statistics.median(seconds), "all_seconds": seconds,
+  return {"seconds": statistics.median(seconds), "all_seconds": seconds, "device": device,
           "first_seconds": first[0] if first else None, "log_likelihood": runs[-1][1],
           "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, "data_gb": x.nbytes / 2 ** 30}
 
 
-def measure(case: str, library: str, iters: int, repeats: int) -> dict:
-  env = dict(os.environ, JAX_ENABLE_X64="1" if library == "gen_jax_f64" else "0", PYTHONPATH=str(ROOT))
-  proc = subprocess.run([sys.executable, __file__, "--child", case, library, str(iters), str(repeats)], env=env,
-                        capture_output=True, text=True)
+def spawn(*args: str, library: str = "") -> str:
+  env = dict(os.environ, JAX_ENABLE_X64="1" if library in ("gen_jax_f64", "prepare") else "0", PYTHONPATH=str(ROOT))
+  proc = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
   if proc.returncode:
-    raise RuntimeError(f"{case}/{library} failed:\n{proc.stderr[-2000:]}")
-  return json.loads(proc.stdout.strip().splitlines()[-1])
+    raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+  return proc.stdout
+
+
+def measure(case: str, library: str, iters: int, repeats: int, folder: Path) -> dict:
+  out = spawn("--child", case, library, str(iters), str(repeats), str(folder), library=library.split(":")[0])
+  return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--cases", default=",".join(CASES))
   parser.add_argument("--iters", type=int, default=100)
-  parser.add_argument("--repeats", type=int, default=None, help="timed fits per library (default: REPEATS[case])")
-  parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+  parser.add_argument("--repeats", type=int, default=None, help="timed gen_jax fits (default: REPEATS[case])")
+  parser.add_argument("--sklearn-repeats", type=int, default=None, help="timed scikit-learn fits (default: REPEATS[case])")
+  parser.add_argument("--sklearn-threads", default="1,all", help="BLAS thread limits to time scikit-learn with")
+  parser.add_argument("--libraries", default="sklearn,gen_jax_f32,gen_jax_f64")
+  parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+  parser.add_argument("--prepare", nargs=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
-  if args.child:
-    case, library, iters, repeats = args.child
-    print(json.dumps(child(case, library, int(iters), int(repeats))))
+  if args.prepare:
+    prepare(args.prepare[0], Path(args.prepare[1]))
     return
+  if args.child:
+    case, library, iters, repeats, folder = args.child
+    print(json.dumps(child(case, library, int(iters), int(repeats), Path(folder))))
+    return
+  libraries = args.libraries.split(",")
+  if "sklearn" not in libraries:
+    raise SystemExit("--libraries must include sklearn: the speed-ups and differences are against it")
   print(f"EM, {args.iters} iterations (tol=0), same initial parameters; {os.cpu_count()} CPU cores; "
-        "time = median of R fits (all R in brackets)\n")
-  print("| case | library | time (s) | R fits (s) | first call incl. compile (s) | speed-up vs sklearn | "
+        "time = median of R fits (all R in brackets); speed-up against the faster scikit-learn row\n")
+  print("| case | library | device | time (s) | R fits (s) | first call incl. compile (s) | speed-up vs sklearn | "
         "peak RSS (GB) | final mean log-lik. | rel. diff. vs sklearn |")
-  print("|---|---|---|---|---|---|---|---|---|")
+  print("|---|---|---|---|---|---|---|---|---|---|")
   for case in args.cases.split(","):
-    repeats = args.repeats or REPEATS[case]
-    results = {lib: measure(case, lib, args.iters, repeats) for lib in ("sklearn", "gen_jax_f32", "gen_jax_f64")}
-    ref = results["sklearn"]
+    with tempfile.TemporaryDirectory(prefix=f"gmm_bench_{case}_") as folder:
+      spawn("--prepare", case, folder, library="prepare")
+      results = {}
+      for library in libraries:
+        if library == "sklearn":
+          for threads in args.sklearn_threads.split(","):
+            results[f"sklearn:{threads}"] = measure(case, f"sklearn:{threads}", args.iters,
+                                                    args.sklearn_repeats or REPEATS[case], Path(folder))
+        else:
+          results[library] = measure(case, library, args.iters, args.repeats or REPEATS[case], Path(folder))
+    ref = min((r for lib, r in results.items() if lib.startswith("sklearn")), key=lambda r: r["seconds"])
     for lib, r in results.items():
       speedup = ref["seconds"] / r["seconds"]
       rel = abs(r["log_likelihood"] - ref["log_likelihood"]) / abs(ref["log_likelihood"])
-      runs = ", ".join(f"{t:.2f}" for t in r["all_seconds"])
+      runs = ", ".join(f"{t:.3f}" if t < 1 else f"{t:.2f}" for t in r["all_seconds"])
       first = "-" if r["first_seconds"] is None else f"{r['first_seconds']:.2f}"
-      print(f"| {CASES[case][0]} | {lib} | {r['seconds']:.2f} | {runs} | {first} | {speedup:.1f}x | "
-            f"{r['peak_rss_gb']:.2f} | {r['log_likelihood']:.6f} | {rel:.1e} |", flush=True)
+      seconds = f"{r['seconds']:.3f}" if r["seconds"] < 1 else f"{r['seconds']:.2f}"
+      print(f"| {CASES[case][0]} | {lib.split(':')[0]} | {r['device']} | {seconds} | {runs} | {first} | "
+            f"{speedup:.1f}x | {r['peak_rss_gb']:.2f} | {r['log_likelihood']:.6f} | {rel:.1e} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from gen_jax import gmm
+from gen_jax import gmm, precision
 from gen_jax.families import density
 from gen_jax.gmm.em import em_step
 from gen_jax.gmm.fit import chunk_size
@@ -42,6 +42,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     return x_chunks, jnp.pad(w, (0, -n % size)).reshape(-1, size), center
 
   @jax.jit
+  @precision.exact
   def init(key, example):
     x, w = jnp.asarray(example["x"]), jnp.asarray(example["weight"])
     if k > x.shape[0]:
@@ -51,6 +52,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     return TrainState.create(params=params.replace(means=params.means + center),
                              opt_state={"log_likelihood": jnp.array(-jnp.inf, x.dtype)})
 
+  @precision.exact  # EM statistics are algorithmic values, whatever config.matmul_precision says
   def update(state, batch, key):
     del key  # EM is deterministic given its initialisation
     x_chunks, w_chunks, center = centred_chunks(batch["x"], batch["weight"])

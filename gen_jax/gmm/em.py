@@ -160,14 +160,18 @@ def reseed_dead(params: GMMParams, stats: Stats, reg_covar: float, threshold: fl
   A collapsing component thus stays finite and gets another chance instead of dying.
   """
   dead = stats.nk < threshold * stats.total_weight
-  k = jnp.argmax(dead)
-  any_dead = jnp.any(dead)
-  means = jnp.where(any_dead, params.means.at[k].set(stats.worst_x), params.means)
-  weights = jnp.where(any_dead, params.weights.at[k].set(1 / stats.total_weight), params.weights)
-  cov, spread = params.covariances, data_covariance(stats, params.covariance_type, reg_covar)
-  if spread is not None:
-    cov = jnp.where(any_dead, cov.at[k].set(spread), cov)
-  return params.replace(weights=weights / jnp.sum(weights), means=means, covariances=cov)
+
+  def reseed(params):
+    k = jnp.argmax(dead)
+    weights = params.weights.at[k].set(1 / stats.total_weight)
+    cov, spread = params.covariances, data_covariance(stats, params.covariance_type, reg_covar)
+    cov = cov if spread is None else cov.at[k].set(spread)
+    return params.replace(weights=weights / jnp.sum(weights), means=params.means.at[k].set(stats.worst_x),
+                          covariances=cov)
+
+  # A cond on the M-step's output: the data covariance (a Cholesky, maybe an eigh) is formed
+  # only when a component died, and never beside the M-step's own factorisations.
+  return jax.lax.cond(jnp.any(dead), reseed, lambda p: p, params)
 
 
 def combine_across(stats: Stats, axis_name: str) -> Stats:

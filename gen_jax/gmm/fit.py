@@ -1,9 +1,10 @@
-"""`fit`: EM to convergence inside one jit (`lax.while_loop`), `n_init` restarts under `vmap`.
+"""`fit`: EM to convergence inside one jit (`lax.while_loop`), `n_init` restarts one after another.
 
 The data are centred (weighted mean subtracted) before fitting so that the one-pass second
 moments stay accurate in float32, then cut into fixed-size chunks padded with zero-weight
 rows. With several devices the chunks are split over a `data` mesh axis and the sufficient
-statistics are summed across devices by the compiler.
+statistics are summed across devices by the compiler. Every product runs at full float32
+precision (`gen_jax.precision.exact`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from gen_jax import precision
 from gen_jax.gmm.em import em_step
 from gen_jax.train import sharding
 from gen_jax.train.threads import xla_owns_the_cores
@@ -116,6 +118,7 @@ def run_em(params, x_chunks, w_chunks, *, tol, max_iter, reg_covar):
 
 
 @functools.partial(jax.jit, static_argnames=("k", "covariance_type", "init", "tol", "max_iter", "reg_covar"))
+@precision.exact
 def _fit(keys, x_chunks, w_chunks, init_params, *, k, covariance_type, init, tol, max_iter, reg_covar):
   em = functools.partial(run_em, x_chunks=x_chunks, w_chunks=w_chunks, tol=tol, max_iter=max_iter, reg_covar=reg_covar)
   if init_params is not None:
@@ -125,7 +128,11 @@ def _fit(keys, x_chunks, w_chunks, init_params, *, k, covariance_type, init, tol
   def restart(key):
     return em(initialize(key, x_chunks, w_chunks, k, covariance_type, init, reg_covar))
 
-  params, history, it, converged = jax.vmap(restart)(keys)
+  # lax.map, not vmap: under vmap the lax.cond around the eigenvalue floor becomes a select,
+  # so a batched eigh and a batched Cholesky run side by side, and jaxlib 0.10's CPU LAPACK
+  # kernels, which each block a thread of XLA's pool while waiting for their batch, deadlock
+  # there (seen in 4 of 8 fits of 3,000 x 50, K=10). One restart is one pass of the map.
+  params, history, it, converged = jax.lax.map(restart, keys)
   finals = jnp.take_along_axis(history, (it - 1)[:, None], axis=1)[:, 0]  # [n_init]
   best = jnp.argmax(jnp.where(jnp.isnan(finals), -jnp.inf, finals))
   return (*jax.tree.map(lambda a: a[best], (params, history, it, converged)), finals)
@@ -191,24 +198,28 @@ def _by_chunks(reduce, params: GMMParams, x) -> jax.Array:
 
 
 @jax.jit
+@precision.exact
 def log_prob(params: GMMParams, x) -> jax.Array:
   """log p(x_n) = logsumexp_k [log π_k + log N(x_n | μ_k, Σ_k)] for x [N, D] -> [N]."""
   return _by_chunks(lambda joint: jax.nn.logsumexp(joint, axis=1), params, x)
 
 
 @jax.jit
+@precision.exact
 def predict_proba(params: GMMParams, x) -> jax.Array:
   """Responsibilities p(k | x_n) [N, K]."""
   return _by_chunks(lambda joint: jax.nn.softmax(joint, axis=1), params, x)
 
 
 @jax.jit
+@precision.exact
 def predict(params: GMMParams, x) -> jax.Array:
   """The most probable component of each point [N]."""
   return _by_chunks(lambda joint: jnp.argmax(joint, axis=1), params, x)
 
 
 @functools.partial(jax.jit, static_argnames=("n",))
+@precision.exact
 def sample(params: GMMParams, key, n: int) -> tuple[jax.Array, jax.Array]:
   """n draws (x [n, D], component [n]); draw i uses fold_in(key, i) only."""
   kind, cov = params.covariance_type, params.covariances

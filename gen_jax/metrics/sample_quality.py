@@ -13,6 +13,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from gen_jax import precision
 from gen_jax.data import batched_apply, scale_images
 
 
@@ -45,7 +46,8 @@ class Judge:
 
     self.scale, self.num_classes = config.data.scale, config.net.num_classes
     model, params = classifier.make_model(config.net), state.params
-    self._apply = jax.jit(lambda images: classifier.logits_and_features(model, params, images))
+    # the features behind the classifier FID are reported values: full float32 products
+    self._apply = jax.jit(precision.exact(lambda images: classifier.logits_and_features(model, params, images)))
 
   @classmethod
   def load(cls, workdir: str | Path) -> "Judge":

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 
 from gen_jax import config as config_lib
-from gen_jax import data, registry, viz
+from gen_jax import data, precision, registry, viz
 from gen_jax.train import checkpoint, sharding
 from gen_jax.train.threads import xla_owns_the_cores
 from gen_jax.train.logging import MetricLogger, NonFiniteError, read_metrics
@@ -39,8 +39,9 @@ def total_steps(train_cfg, steps_per_epoch: int) -> int:
   return train_cfg.num_epochs * steps_per_epoch
 
 
-def compile_update(update_fn, mesh):
-  """jit with the state donated and replicated; raises if the update is ever traced twice."""
+def compile_update(update_fn, mesh, matmul_precision: str = "default"):
+  """jit with the state donated and replicated, its products traced at `matmul_precision`
+  (an exact family update stays exact); raises if the update is ever traced twice."""
   traces = 0
 
   def traced_once(state, batch, key):
@@ -48,7 +49,8 @@ def compile_update(update_fn, mesh):
     traces += 1
     if traces > 1:
       raise RuntimeError("the update was traced a second time: a batch or state changed shape or dtype")
-    return update_fn(state, batch, key)
+    with precision.scope(matmul_precision):
+      return update_fn(state, batch, key)
 
   repl = sharding.replicated(mesh)
   return jax.jit(traced_once, donate_argnums=0, out_shardings=(repl, repl))
@@ -77,6 +79,7 @@ def write_samples(family, state, key, workdir: Path, step: int, num: int = 64) -
 def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   """Trains (or resumes) `config.model` in `workdir`; returns the final evaluation."""
   family = registry.build(config)
+  matmul_precision = precision.check(config.get("matmul_precision", "default"))
   splits = data.load(config.data)  # fails before anything is written when data are missing
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +92,7 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
                                  batch_spec=checkpoint.batch_spec(example))
   state = restore_or_init(family, ckpt, keys.init, example, mesh)
   config_lib.save_json(config, workdir / "config.json")
-  update = compile_update(family.update, mesh)
+  update = compile_update(family.update, mesh, matmul_precision)
   cfg, total, start = config.train, total_steps(config.train, batches.steps_per_epoch), int(state.step)
   logger = MetricLogger(workdir, start_step=start, total_steps=total, batch_size=batches.batch_size,
                         progress_bar=cfg.progress_bar)
@@ -98,10 +101,10 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
       state, metrics = update(state, sharding.shard_batch(batches.batch(step), mesh), keys.train)
       done = step + 1
       logger.record(done, metrics)
-      last = done == total
+      # a family may stop early (EM's `converged`): read at every step, not only when logging
+      last = done == total or ("converged" in metrics and bool(metrics["converged"]))
       if done % cfg.log_every == 0 or last:
         logger.flush(done)
-        last = last or bool(metrics.get("converged", False))  # a family may stop early (EM)
       if done % cfg.checkpoint_every == 0 or last:
         logger.flush(done)
         if not bool(all_finite(state)):
