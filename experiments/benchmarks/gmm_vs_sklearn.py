@@ -125,7 +125,7 @@ def gen_jax_fit(case: str, x, init: dict, iters: int):
     return float(result.log_likelihood[-1])
 
   device = jax.devices()[0]
-  return run, f"{device.platform.upper()}: {device.device_kind}"
+  return run, f"GPU: {device.device_kind}" if device.platform == "gpu" else f"{device.platform.upper()} (XLA)"
 
 
 def child(case: str, library: str, iters: int, repeats: int, folder: Path) -> dict:
