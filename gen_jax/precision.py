@@ -3,8 +3,8 @@
 XLA's default float32 matrix product is not float32 everywhere. NVIDIA GPUs since Ampere
 multiply float32 operands in TF32 (a 10-bit mantissa), TPUs in one bfloat16 pass (8 bits);
 CPUs ignore the setting. A log-likelihood, an EM statistic or a Fréchet distance computed
-that way can be wrong in its third digit (EM on MNIST-PCA50 ended at -0.598 instead of
--31.474 on an H100) while every test on a CPU passes. So:
+that way can be wrong in its third digit (issue 7: float32 EM on MNIST-PCA50 ended at -0.598
+instead of -31.474 on an H100) while every test on a CPU passes. So:
 
 1. **Values are exact.** A function whose *value* is a result — EM's E-step and statistics,
    log-densities (`log_prob`, `score`, `predict`), likelihood bounds, evaluation metrics, the
