@@ -163,15 +163,15 @@ def reseed_dead(params: GMMParams, stats: Stats, reg_covar: float, threshold: fl
 
   def reseed(params):
     k = jnp.argmax(dead)
+    weights = params.weights.at[k].set(1 / stats.total_weight)
     cov, spread = params.covariances, data_covariance(stats, params.covariance_type, reg_covar)
     cov = cov if spread is None else cov.at[k].set(spread)
-    return params.replace(weights=params.weights.at[k].set(1 / stats.total_weight),
-                          means=params.means.at[k].set(stats.worst_x), covariances=cov)
+    return params.replace(weights=weights / jnp.sum(weights), means=params.means.at[k].set(stats.worst_x),
+                          covariances=cov)
 
   # A cond on the M-step's output: the data covariance (a Cholesky, maybe an eigh) is formed
   # only when a component died, and never beside the M-step's own factorisations.
-  params = jax.lax.cond(jnp.any(dead), reseed, lambda p: p, params)
-  return params.replace(weights=params.weights / jnp.sum(params.weights))
+  return jax.lax.cond(jnp.any(dead), reseed, lambda p: p, params)
 
 
 def combine_across(stats: Stats, axis_name: str) -> Stats:
