@@ -89,9 +89,9 @@ def tiny_run(mnist_dir, tmp_path_factory) -> Path:
   return workdir
 
 
-def run_gen_jax(*args: str, cwd) -> subprocess.CompletedProcess:
-  """`gen-jax ARGS` in a fresh process (offline); fails the test with its stderr if it fails."""
-  env = {**os.environ, "GEN_JAX_OFFLINE": "1"}
+def run_gen_jax(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
+  """`gen-jax ARGS` in a fresh process (offline, `env` added); fails the test with its stderr if it fails."""
+  env = {**os.environ, "GEN_JAX_OFFLINE": "1", **(env or {})}
   proc = subprocess.run([sys.executable, "-m", "gen_jax.cli", *args], cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]

@@ -4,10 +4,6 @@ reported or algorithmic value is at HIGHEST precision; network training follows 
 On CPU the precision setting changes no value, so these tests read StableHLO text
 (`jax.jit(f).lower(...).as_text()`) or the modules JAX dumps (`JAX_DUMP_IR_TO`)."""
 
-import os
-import subprocess
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +15,7 @@ from gen_jax.families import classifier
 from gen_jax.gmm.fit import _fit, chunk_size, chunked, initialize
 from gen_jax.metrics import Judge
 from gen_jax.train import TrainState, loop, sharding
-from tests.conftest import ROOT, tiny_config
+from tests.conftest import ROOT, run_gen_jax, tiny_config
 
 
 def products(text: str) -> int:
@@ -159,10 +155,7 @@ def test_unknown_matmul_precision_is_refused_before_anything_is_written(mnist_di
 def dumped_programs(*args: str, cwd) -> str:
   """The StableHLO of every program compiled by `gen-jax ARGS`, concatenated."""
   dump = cwd / "ir"
-  env = {**os.environ, "GEN_JAX_OFFLINE": "1", "JAX_DUMP_IR_TO": str(dump)}
-  proc = subprocess.run([sys.executable, "-m", "gen_jax.cli", *args], cwd=cwd, env=env, capture_output=True,
-                        text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  run_gen_jax(*args, cwd=cwd, env={"JAX_DUMP_IR_TO": str(dump)})
   return "\n".join(p.read_text() for p in sorted(dump.glob("*.mlir")))
 
 

@@ -157,7 +157,8 @@ def child(case: str, library: str, iters: int, repeats: int, folder: Path) -> di
 
 
 def spawn(*args: str, library: str = "") -> str:
-  env = dict(os.environ, JAX_ENABLE_X64="1" if library in ("gen_jax_f64", "prepare") else "0", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+  path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # keep the caller's entries
+  env = dict(os.environ, JAX_ENABLE_X64="1" if library in ("gen_jax_f64", "prepare") else "0", PYTHONPATH=path)
   proc = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
   if proc.returncode:
     raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-2000:]}")
