@@ -3,7 +3,7 @@
   gen-jax list
   gen-jax train MODEL --workdir DIR [--config NAME_OR_FILE] [--data-dir DIR] [--data SOURCE] [--config.KEY=VALUE ...]
   gen-jax sample --workdir DIR --num N --seed S [--labels L1,L2,...] --out FILE.npz
-  gen-jax eval --workdir DIR [--judge DIR] [--num N] [--data-dir DIR]
+  gen-jax eval --workdir DIR [--judge DIR] [--num N] [--data-dir DIR] [--config.eval.KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -102,14 +102,14 @@ def _sample(args) -> None:
   print(json.dumps({"out": str(out), "png": str(out.with_suffix(".png")), "shape": list(samples.shape)}))
 
 
-def _eval(args) -> None:
+def _eval(args, overrides: list[str]) -> None:
   import jax
 
   from gen_jax import data
   from gen_jax.metrics import Judge, sample_quality
   from gen_jax.train.loop import restore_run, run_keys
 
-  config, family, state = restore_run(args.workdir, data_dir=args.data_dir)
+  config, family, state = restore_run(args.workdir, data_dir=args.data_dir, eval_overrides=overrides)
   test = data.load(config.data)["test"]
   results = {k: float(v) for k, v in family.evaluate(state, test, run_keys(config.seed).eval).items()}
   if args.judge:
@@ -127,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
   args, rest = _parser().parse_known_args(argv)
   overrides = [a[len("--config."):] for a in rest if a.startswith("--config.")]
   unknown = [a for a in rest if not a.startswith("--config.")]
-  if unknown or (overrides and args.command != "train"):
+  if unknown or (overrides and args.command not in ("train", "eval")):
     _parser().error(f"unrecognized arguments: {' '.join(unknown or rest)}")
+  if args.command == "eval" and any(not o.startswith("eval.") for o in overrides):
+    _parser().error("eval accepts only --config.eval.KEY=VALUE overrides (evaluation settings)")
   try:
     if args.command == "list":
       _list()
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "sample":
       _sample(args)
     else:
-      _eval(args)
+      _eval(args, overrides)
   except (ValueError, KeyError, TypeError, FileNotFoundError, RuntimeError, FloatingPointError) as error:
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
     print(f"gen-jax: error: {type(error).__name__}: {message}", file=sys.stderr)

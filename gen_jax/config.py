@@ -26,6 +26,9 @@ RESUMABLE_KEYS = (
     "train.sample_every",
     "train.progress_bar",
 )
+# Whole blocks that may change on resume (and that `gen-jax eval --config.eval.KEY=...` may
+# override): evaluation settings never touch the trained state.
+RESUMABLE_PREFIXES = ("eval.",)
 
 
 def config_dir() -> Path:
@@ -106,9 +109,14 @@ def override(config: ml_collections.ConfigDict, assignments: list[str]) -> ml_co
   return config
 
 
+def is_structural(key: str) -> bool:
+  """Whether a dotted config key must match for a checkpoint to be restored."""
+  return key not in RESUMABLE_KEYS and not key.startswith(RESUMABLE_PREFIXES)
+
+
 def structural(config: ml_collections.ConfigDict) -> dict:
   """The config without the keys that may change on resume (see RESUMABLE_KEYS)."""
-  flat = {k: v for k, v in _flatten(config.to_dict()).items() if k not in RESUMABLE_KEYS}
+  flat = {k: v for k, v in _flatten(config.to_dict()).items() if is_structural(k)}
   return json.loads(json.dumps(flat, default=str))
 
 

@@ -14,9 +14,23 @@ __all__ = ["Batches", "DataNotFoundError", "batched_apply", "binarize", "epoch_p
 
 
 def _mnist(cfg):
+  """train/test (and "validation": the last `validation_examples` training images, held out
+  before `train_examples` is applied) with pixels scaled by `cfg.scale`. `train_labels`, if
+  set, keeps only those digits in train and validation (anomaly detection trains on 0-8)."""
   raw = load_mnist(cfg.get("data_dir") or None)
+  n_val = cfg.get("validation_examples", 0) or 0
+  if not 0 <= n_val < len(raw["train"]["label"]):
+    raise ValueError(f"data.validation_examples must be in [0, {len(raw['train']['label'])}), got {n_val}")
+  if n_val:
+    train = raw["train"]
+    raw = {"train": {k: v[:-n_val] for k, v in train.items()},
+           "validation": {k: v[-n_val:] for k, v in train.items()}, "test": raw["test"]}
+  keep = cfg.get("train_labels", None)
   out = {}
   for split, arrays in raw.items():
+    if keep is not None and split != "test":
+      mask = np.isin(arrays["label"], np.asarray(keep))
+      arrays = {k: v[mask] for k, v in arrays.items()}
     limit = cfg.get(f"{split}_examples", -1)
     if limit and limit > 0:
       arrays = {k: v[:limit] for k, v in arrays.items()}

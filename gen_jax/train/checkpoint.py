@@ -67,7 +67,8 @@ class Checkpointer:
     if step is None:
       return None
     meta = self.read_meta(step)
-    problems = _diff(meta["config"], config_lib.structural(self.config), "config")
+    saved = {k: v for k, v in meta["config"].items() if config_lib.is_structural(k)}  # older checkpoints kept more
+    problems = _diff(saved, config_lib.structural(self.config), "config")
     problems += _diff(meta["state"], describe(abstract_state), "state")
     if problems:
       raise CheckpointMismatchError(

@@ -139,14 +139,16 @@ def finish(family, state, splits, key, workdir: Path) -> dict:
   return results
 
 
-def restore_run(workdir: str | Path, *, data_dir: str | None = None):
-  """(config, family, state) of a run in `workdir`, from its latest checkpoint (checked)."""
+def restore_run(workdir: str | Path, *, data_dir: str | None = None, eval_overrides: list[str] = ()):
+  """(config, family, state) of a run in `workdir`, from its latest checkpoint (checked).
+  `eval_overrides` ("eval.KEY=VALUE") change evaluation settings only."""
   workdir = Path(workdir)
   if not (workdir / "config.json").is_file():
     raise FileNotFoundError(f"{workdir} is not a gen-jax run: it has no config.json")
   config = config_lib.load_json(workdir / "config.json")
   if data_dir:
     config.data.data_dir = str(data_dir)
+  config = config_lib.override(config, list(eval_overrides))
   family = registry.build(config)
   ckpt = checkpoint.Checkpointer(workdir, config, keep=config.train.keep_checkpoints)
   if ckpt.latest_step() is None:

@@ -1,0 +1,95 @@
+"""Encoders and decoders of images, MLP or convolutional, shared by the latent-variable models.
+
+`Encoder` maps images [B, H, W, C] to a vector [B, out]; `Decoder` maps vectors [B, D] to
+per-pixel outputs [B, H, W, C] (logits, means, ...) for the image shape it is given, so no
+family hard-codes 28x28x1. The convolutional decoder upsamples by nearest-neighbour resize +
+3x3 convolution rather than a transposed convolution: the same function class, and much faster
+on XLA's CPU backend (jax-ml/jax#23783).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu, "tanh": jnp.tanh, "elu": nn.elu, "leaky_relu": nn.leaky_relu,
+    "softplus": nn.softplus, "gelu": nn.gelu,
+}
+ARCHS = ("mlp", "conv")
+
+
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+  if name not in ACTIVATIONS:
+    raise ValueError(f"unknown activation {name!r}; valid: {', '.join(sorted(ACTIVATIONS))}")
+  return ACTIVATIONS[name]
+
+
+def check_arch(arch: str) -> str:
+  if arch not in ARCHS:
+    raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(ARCHS)}")
+  return arch
+
+
+class Encoder(nn.Module):
+  """mlp: Flatten -> [Dense(w) -> act] per width -> Dense(out).
+  conv: [Conv 4x4 stride 2 (w) -> act] per width -> Flatten -> Dense(out).
+
+  The last hidden activation is sown as `intermediates/hidden` (the sparse autoencoder's
+  activity penalty reads the code itself, not this)."""
+
+  arch: str
+  widths: Sequence[int]
+  out: int
+  act: str = "relu"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    f = activation(self.act)
+    h = x  # [B, H, W, C] (or [B, D] for an MLP on vectors)
+    if self.arch == "conv":
+      for width in self.widths:
+        h = f(nn.Conv(width, (4, 4), strides=(2, 2))(h))  # [B, ceil(H/2), ceil(W/2), width]
+      h = h.reshape(h.shape[0], -1)
+    else:
+      h = h.reshape(h.shape[0], -1)  # [B, D]
+      for width in self.widths:
+        h = f(nn.Dense(width)(h))  # [B, width]
+    return nn.Dense(self.out)(h)  # [B, out]
+
+
+class Decoder(nn.Module):
+  """mlp: [Dense(w) -> act] per width -> Dense(H*W*C*channels_per_pixel) -> reshape.
+  conv: Dense -> [h0, w0, widths[0]] -> [resize x2 -> Conv 3x3 (w) -> act] per width ->
+  Conv 3x3 -> crop to [H, W]. `shape` is the image shape (H, W, C); the output has
+  `C * channels_per_pixel` channels (e.g. 2 for a Gaussian's mean and log-variance)."""
+
+  arch: str
+  widths: Sequence[int]
+  shape: tuple[int, int, int]
+  act: str = "relu"
+  channels_per_pixel: int = 1
+
+  @nn.compact
+  def __call__(self, z: jax.Array) -> jax.Array:
+    f = activation(self.act)
+    height, width, channels = self.shape
+    out_channels = channels * self.channels_per_pixel
+    h = z  # [B, D]
+    if self.arch == "conv":
+      factor = 2 ** len(self.widths)
+      h0, w0 = math.ceil(height / factor), math.ceil(width / factor)
+      h = f(nn.Dense(h0 * w0 * self.widths[0])(h)).reshape(z.shape[0], h0, w0, self.widths[0])
+      for w in self.widths:
+        b, hh, ww, c = h.shape
+        h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest")  # [B, 2h, 2w, c]
+        h = f(nn.Conv(w, (3, 3))(h))
+      h = nn.Conv(out_channels, (3, 3))(h)[:, :height, :width]  # [B, H, W, C*k]
+      return h
+    for w in self.widths:
+      h = f(nn.Dense(w)(h))  # [B, w]
+    return nn.Dense(height * width * out_channels)(h).reshape(z.shape[0], height, width, out_channels)
