@@ -104,3 +104,39 @@ def test_em_sharded_over_eight_devices_matches_one_and_pmap_matches_jit():
     assert out[kind] < 1e-4, (kind, out[kind])
   assert out["pmap_vs_jit"] < 1e-4
   assert abs(out["ll"][0] - out["ll"][1]) < 1e-5
+
+
+LATENT_SCRIPT = r"""
+import json, sys
+import jax, numpy as np
+from gen_jax import config as config_lib, data, registry
+from gen_jax.train import loop, sharding
+
+out = {"devices": jax.device_count()}
+for name in ("vae", "hvae", "aae"):
+  config = config_lib.override(config_lib.load(name, "tiny"), [f"data.data_dir={sys.argv[1]}", "data.batch_size=48"])
+  batches = data.Batches(data.load(config.data)["train"], config.data.batch_size, seed=0)
+  family, keys = registry.build(config), loop.run_keys(0)
+
+  def run(mesh):
+    update = loop.compile_update(family.update, mesh)
+    state = sharding.replicate(family.init(keys.init, batches.batch(0)), mesh)
+    for s in range(4):  # the noise and the binarization are drawn for the global batch: device count does not matter
+      state, _ = update(state, sharding.shard_batch(batches.batch(s), mesh), keys.train)
+    return jax.device_get(state.params)
+
+  one, eight = run(sharding.make_mesh(jax.devices()[:1])), run(sharding.make_mesh())
+  out[name] = max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight)))
+print(json.dumps(out))
+"""
+
+
+def test_latent_variable_models_on_eight_devices_match_one(mnist_dir):
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+  proc = subprocess.run([sys.executable, "-c", LATENT_SCRIPT, str(mnist_dir)], env=env, capture_output=True,
+                        text=True, timeout=400)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert out["devices"] == 8
+  for name in ("vae", "hvae", "aae"):
+    assert out[name] < 1e-5, (name, out[name])
