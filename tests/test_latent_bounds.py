@@ -101,3 +101,9 @@ def test_slerp_keeps_endpoints_and_norm():
   np.testing.assert_allclose(path[-1], b, atol=1e-6)
   np.testing.assert_allclose(path[2], jnp.array([1.0, 2.0]) * math.sin(math.pi / 4), atol=1e-5)
   np.testing.assert_allclose(figures.slerp(a, 3 * a, jnp.array([0.5]))[0], 2 * a, atol=1e-6)  # parallel: linear
+
+
+def test_softplus_matches_jax_and_its_gradient_is_the_sigmoid():
+  l = jnp.array([-1e4, -30.0, -1.0, 0.0, 1e-3, 2.0, 30.0, 1e4])
+  np.testing.assert_allclose(bounds.softplus(l), jax.nn.softplus(l), rtol=1e-6, atol=0)
+  np.testing.assert_allclose(jax.vmap(jax.grad(bounds.softplus))(l), jax.nn.sigmoid(l), rtol=1e-6, atol=1e-30)

@@ -135,3 +135,20 @@ def test_bad_shapes_and_configs_are_clear_errors(mnist_dir, capsys, tmp_path):
   code = cli.main(["train", "vae", "--config", "tiny", "--workdir", str(tmp_path / "w"), "--data-dir", str(mnist_dir),
                    "--config.eval.iwae_chunk=7"])
   assert code == 2 and "must divide" in capsys.readouterr().err and not (tmp_path / "w").exists()
+
+
+def test_conv_vae_takes_its_image_shape_from_the_data(mnist_dir):
+  """The conv variant on 12x12 RGB images: shape and channels come from the batch."""
+  config = vae_config(mnist_dir, "vae", "conv", "net.encoder_widths=((8,),)", "net.decoder_widths=((8,),)",
+                      "net.latents=(4,)", "eval.iwae_k=4", "eval.iwae_chunk=2")
+  family = registry.build(config)
+  x = np.random.default_rng(0).random((6, 12, 12, 3)).astype(np.float32)
+  keys = loop.run_keys(0)
+  state = family.init(keys.init, {"image": x})
+  state, metrics = jax.jit(family.update)(state, {"image": x}, keys.train)
+  assert np.isfinite(float(metrics["loss"]))
+  assert family.draw(state, jax.random.key(0), 3).shape == (3, 12, 12, 3)
+  results = family.evaluate(state, {"image": x}, keys.eval)
+  assert results["test_nll_iwae4"] <= results["test_nll_elbo"] and results["num_examples"] == 6
+  with pytest.raises(ValueError, match="built for"):
+    family.evaluate(state, {"image": x[:, :10, :10]}, keys.eval)

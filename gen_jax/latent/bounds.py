@@ -41,8 +41,23 @@ def standard_normal_log_prob(z: jax.Array) -> jax.Array:
 def bernoulli_log_prob(x: jax.Array, logits: jax.Array) -> jax.Array:
   """log Bernoulli(x; sigmoid(l)) = x·l - softplus(l), summed over the last axis.
 
-  Stable for any logits: no sigmoid or log of a probability is formed."""
-  return jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
+  Stable for any logits: no sigmoid or log of a probability is formed. softplus is written
+  out as max(l, 0) + log1p(exp(-|l|)): the same values (and gradient sigmoid(l)), three times
+  faster on XLA's CPU backend than `jax.nn.softplus`, which matters to IWAE-5000."""
+  return jnp.sum(x * logits - softplus(logits), axis=-1)
+
+
+@jax.custom_jvp
+def softplus(l: jax.Array) -> jax.Array:
+  """log(1 + e^l) = max(l, 0) + log1p(e^{-|l|}), exact and finite for every l; its derivative
+  is sigmoid(l) everywhere (also at l = 0, where max and |.| alone would give 0)."""
+  return jnp.maximum(l, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(l)))
+
+
+@softplus.defjvp
+def _softplus_jvp(primals, tangents):
+  (l,), (dl,) = primals, tangents
+  return softplus(l), jax.nn.sigmoid(l) * dl
 
 
 def gaussian_kl(mean: jax.Array, log_var: jax.Array) -> jax.Array:
