@@ -129,8 +129,6 @@ def main(argv: list[str] | None = None) -> int:
   unknown = [a for a in rest if not a.startswith("--config.")]
   if unknown or (overrides and args.command not in ("train", "eval")):
     _parser().error(f"unrecognized arguments: {' '.join(unknown or rest)}")
-  if args.command == "eval" and any(not o.startswith("eval.") for o in overrides):
-    _parser().error("eval accepts only --config.eval.KEY=VALUE overrides (evaluation settings)")
   try:
     if args.command == "list":
       _list()

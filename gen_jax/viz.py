@@ -12,6 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def to_uint8(images) -> np.ndarray:
+  """Pixels in [0, 1] (floats, any shape) -> uint8 in [0, 255], rounded."""
+  return np.round(np.clip(np.asarray(images, np.float32), 0, 1) * 255).astype(np.uint8)
+
+
 def image_grid(images: np.ndarray, *, columns: int | None = None, pad: int = 2) -> np.ndarray:
   """uint8 [N, H, W, C] -> one uint8 [rows*(H+pad)+pad, cols*(W+pad)+pad, C] mosaic."""
   images = np.asarray(images)

@@ -56,3 +56,8 @@ def test_eval_of_a_non_run_is_clear(capsys, tmp_path):
 def test_bad_labels_and_out_are_refused(capsys, tiny_run, tmp_path):
   code, _, err = run(capsys, "sample", "--workdir", str(tiny_run), "--num", "2", "--seed", "0", "--out", str(tmp_path / "s.png"))
   assert code == 2 and ".npz" in err
+
+
+def test_eval_refuses_overrides_outside_the_eval_block(capsys, tiny_run):
+  code, _, err = run(capsys, "eval", "--workdir", str(tiny_run), "--config.net.hidden=[8]")
+  assert code == 2 and "only --config.eval.KEY=VALUE" in err and "net.hidden" in err

@@ -3,7 +3,6 @@
 import hashlib
 import json
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -39,7 +39,7 @@ import optax
 
 from gen_jax import viz
 from gen_jax.data import batched_apply, binarize, fixed_binarized
-from gen_jax.nn import MLP, Decoder, Encoder
+from gen_jax.nn import MLP, Decoder, Encoder, ImageShape
 from gen_jax.nn.coders import activation, check_arch
 from gen_jax.registry import Family, register
 from gen_jax.train import make_optimizer
@@ -113,12 +113,10 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   weight = config.loss.adversarial_weight
   # The image shape comes from the data: the decoder takes it from the batch; `init` records
   # it for `sample` (the engine always runs `init`, or traces it with eval_shape, first).
-  image = {}
+  image = ImageShape()
 
   def decoder(shape=None):
-    if shape is None and "shape" not in image:
-      raise RuntimeError("aae: init(key, example_batch) must run before sampling")
-    shape = tuple(shape or image["shape"])
+    shape = tuple(shape or image.get())
     return Decoder(arch=net.arch, widths=tuple(net.decoder_widths), shape=shape, act=net.act)
 
   def encode(g, x):
@@ -133,7 +131,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def init(key, example):
     x = jnp.asarray(example["image"][:1])  # [1, H, W, C]
     check_images(x)
-    image["shape"] = tuple(x.shape[1:])
+    image.record(x)
     return init_jit(key, x)
 
   @jax.jit  # one compilation instead of one per eager op
@@ -146,7 +144,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def d_loss_fn(d, g, batch, *, key):
     """L_D(φ) = E[softplus(-D(z_p))] + E[softplus(D(z_q))], z_q = E(x) held fixed."""
     x = batch["image"]
-    check_images(x, image.get("shape"))
+    check_images(x, image.shape)
     k_bin, k_prior = jax.random.split(key)
     z_q = jax.lax.stop_gradient(encode(g, binarize(x, key=k_bin)))  # [B, D]
     z_p, _ = prior_sample(net, k_prior, x.shape[0])  # [B, D]
@@ -158,7 +156,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def g_loss_fn(g, d, batch, *, key):
     """L_G(θ) = E[BCE(x, F(E(x)))] + λ E[softplus(-D(E(x)))]."""
     x = binarize(batch["image"], key=key)  # [B, H, W, C]
-    check_images(x, image.get("shape"))
+    check_images(x, image.shape)
     z = encode(g, x)  # [B, D]
     recon = jnp.mean(bce_per_image(decode(g, z, x.shape[1:]), x))
     adversarial = jnp.mean(jax.nn.softplus(-critic(d, z)))
@@ -181,7 +179,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def evaluate(state, split, key):
     """Test reconstruction BCE (nats/image, dynamically binarized from `key`), the MSE of the
     decoder's means to the [0, 1] images, the discriminator's accuracy on codes vs prior."""
-    check_images(split["image"], image.get("shape"))
+    check_images(split["image"], image.shape)
     arrays = {"image": split["image"], "index": np.arange(len(split["image"]), dtype=np.int32)}
     out = batched_apply(lambda c: eval_chunk(state.params, c, key), arrays, config.eval.batch_size)
     return {"test_recon_bce": float(np.mean(out["bce"])),
@@ -196,7 +194,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     """uint8 images [N, H, W, C]: z_i ~ p(z) with key fold_in(key, i), decoder means."""
     del labels
     probs = generate(state.params[GENERATOR], key, int(num))
-    return np.asarray(jnp.round(jnp.clip(probs, 0, 1) * 255).astype(jnp.uint8))
+    return viz.to_uint8(probs)
 
   @jax.jit
   def reconstruct(g, x):
@@ -214,9 +212,8 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     z_p, _ = jax.jit(lambda k: prior_sample(net, k, n))(jax.random.key(0))
     plot_latents(np.asarray(out["z"]), np.asarray(train["label"][:n]), np.asarray(z_p),
                  workdir / "latent_space.png", title=f"AAE codes ({net.prior} prior), step {int(state.step)}")
-    to_u8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
     m = min(32, n) // 8 * 8
-    pairs = [im for r in range(0, m, 8) for im in (*to_u8(x[r:r + 8]), *to_u8(out["p"][r:r + 8]))]
+    pairs = [im for r in range(0, m, 8) for im in (*viz.to_uint8(x[r:r + 8]), *viz.to_uint8(out["p"][r:r + 8]))]
     if pairs:
       viz.save_grid(np.stack(pairs), workdir / "reconstructions.png", columns=8)
 

@@ -158,11 +158,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"loss.noise_level must be > 0 with noise {config.loss.noise!r}")
 
 
-def to_uint8(images: np.ndarray) -> np.ndarray:
-  """[0, 1] floats -> uint8 pixels."""
-  return np.clip(np.round(np.asarray(images) * 255), 0, 255).astype(np.uint8)
-
-
 @register("autoencoder")
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
   check_config(config)
@@ -219,11 +214,11 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     workdir = Path(workdir)
     shown = np.asarray(train_split["image"][:REPORT_COLUMNS])  # [16, H, W, C]
     rows = [shown, reconstruct(state.params, shown)]
-    viz.save_grid(to_uint8(np.concatenate(rows)), workdir / "reconstructions.png", columns=len(shown))
+    viz.save_grid(viz.to_uint8(np.concatenate(rows)), workdir / "reconstructions.png", columns=len(shown))
     if loss_cfg.noise != "none":
       noisy = corrupt(jnp.asarray(shown), jax.random.key(REPORT_NOISE_SEED), loss_cfg.noise, loss_cfg.noise_level)
       rows = [noisy, shown, reconstruct(state.params, noisy)]
-      viz.save_grid(to_uint8(np.concatenate(rows)), workdir / "denoising.png", columns=len(shown))
+      viz.save_grid(viz.to_uint8(np.concatenate(rows)), workdir / "denoising.png", columns=len(shown))
     some = {"image": train_split["image"][:SCATTER_POINTS]}
     codes = batched_apply(lambda c: encode(state.params, c), some, config.eval.batch_size)
     plot_latent(codes, train_split["label"][:SCATTER_POINTS], workdir / "latent_space.png")

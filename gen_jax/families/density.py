@@ -51,7 +51,7 @@ def make_sample(draw: Callable, image_shape: tuple | None):
     x = np.asarray(draw(state.params, key, num))
     if image_shape is None:
       return x
-    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8).reshape(num, *image_shape)
+    return viz.to_uint8(x).reshape(num, *image_shape)
 
   return sample
 

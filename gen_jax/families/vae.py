@@ -10,15 +10,18 @@ bits/dim, on the fixed binarization of the test set (`gen_jax.data.fixed_binariz
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gen_jax import viz
 from gen_jax.data import batched_apply, binarize, fixed_binarized
 from gen_jax.latent import bounds, figures
 from gen_jax.latent import model as chain
-from gen_jax.nn.coders import check_arch
+from gen_jax.nn.coders import ImageShape, check_arch
 from gen_jax.registry import Family, register
 from gen_jax.train import TrainState, make_optimizer, make_update
 
@@ -39,10 +42,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"loss.beta must be >= 0, got {config.loss.beta}")
 
 
+def split_layers(eps: jax.Array, latents) -> list[jax.Array]:
+  """One noise draw [n, Σ d_l] -> the noises ε_l [n, d_l] of the layers."""
+  return jnp.split(eps, np.cumsum(latents)[:-1], axis=1)
+
+
 def noises(key, n: int, latents) -> list[jax.Array]:
   """ε_l ~ N(0, I) [n, d_l] for every layer, from one key: one draw of [n, Σ d_l], split."""
-  eps = jax.random.normal(key, (n, sum(latents)), jnp.float32)
-  return jnp.split(eps, np.cumsum(latents)[:-1], axis=1)
+  return split_layers(jax.random.normal(key, (n, sum(latents)), jnp.float32), latents)
 
 
 @register("vae")
@@ -53,7 +60,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   latents = tuple(net.latents)
   likelihood, std = net.likelihood, float(net.get("decoder_std", 1.0))
   tx = make_optimizer(config.optimizer)
-  image_shape = figures.ImageShape()  # learnt from the example batch when init is traced
+  image_shape = ImageShape()  # learnt from the example batch when init is traced
   model_for = lambda shape: chain.ChainVAE(net.arch, tuple(shape), latents, tuple(map(tuple, net.encoder_widths)),
                                            tuple(map(tuple, net.decoder_widths)), net.activation)
 
@@ -81,7 +88,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     def log_w(sample_keys):  # [B, C] -> [B, C]
       c = sample_keys.shape[1]
       eps = jax.vmap(jax.vmap(lambda kk: jax.random.normal(kk, (sum(latents),), jnp.float32)))(sample_keys)
-      eps = jnp.split(eps.reshape(b * c, -1), np.cumsum(latents)[:-1], axis=1)
+      eps = split_layers(eps.reshape(b * c, -1), latents)
       rep = lambda a: jnp.repeat(a, c, axis=0)
       lw = chain.log_weights(model, params, rep(x), tuple(map(rep, h1)), eps, likelihood=likelihood, decoder_std=std)
       return lw.reshape(b, c)
@@ -109,16 +116,16 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
             f"test_bits_per_dim_iwae{ev.iwae_k}": bounds.bits_per_dim(float(-iwae.mean()), dims),
             "iwae_k": ev.iwae_k, "num_examples": len(x)}
 
+  @functools.partial(jax.jit, static_argnums=(2, 3))  # compiled once per (num, shape), not per call
   def draw_means(params, key, num, shape):
     keys = jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.arange(num))
     eps = jax.vmap(lambda kk: jax.random.normal(kk, (sum(latents),), jnp.float32))(keys)  # [N, Σd], sample i: key i
-    *lower, top = jnp.split(eps, np.cumsum(latents)[:-1], axis=1)
+    *lower, top = split_layers(eps, latents)
     return chain.decode_top(model_for(shape), params, top, eps=lower or None)
 
   def sample(state, key, num, labels=None):
     del labels
-    means = jax.jit(draw_means, static_argnums=(2, 3))(state.params, key, num, image_shape.get())
-    return figures.to_uint8(means)
+    return viz.to_uint8(draw_means(state.params, key, int(num), image_shape.get()))
 
   def report(state, train, workdir):
     figures.write_latent_figures(model_for, state.params, np.asarray(train["image"][:512]), workdir)

@@ -18,31 +18,6 @@ from gen_jax import viz
 from gen_jax.latent import model as chain
 
 
-class ImageShape:
-  """The image shape (H, W, C) a family's networks were built for, recorded from the example
-  batch whenever `init` is traced (also under `jax.eval_shape`, which is how a run is restored),
-  so that `sample` knows it without hard-coding 28x28x1."""
-
-  def __init__(self):
-    self.shape: tuple[int, int, int] | None = None
-
-  def record(self, x) -> tuple[int, int, int]:
-    if np.ndim(x) != 4:
-      raise ValueError(f"expected images [B, H, W, C] in [0, 1], got shape {np.shape(x)}")
-    self.shape = tuple(int(s) for s in np.shape(x)[1:])
-    return self.shape
-
-  def get(self) -> tuple[int, int, int]:
-    if self.shape is None:
-      raise RuntimeError("the image shape is not known yet: init (or restore) the state first")
-    return self.shape
-
-
-def to_uint8(images) -> np.ndarray:
-  """[0, 1] floats -> uint8 [N, H, W, C]."""
-  return np.round(np.clip(np.asarray(images, np.float32), 0, 1) * 255).astype(np.uint8)
-
-
 def slerp(a: jax.Array, b: jax.Array, t: jax.Array) -> jax.Array:
   """Spherical interpolation of rows a, b [D] at times t [T] -> [T, D]; linear when a ∥ b."""
   cos = jnp.dot(a, b) / (jnp.linalg.norm(a) * jnp.linalg.norm(b) + 1e-12)
@@ -82,9 +57,9 @@ def write_latent_figures(model_for, params, images: np.ndarray, workdir, *, step
                                  "traversal.png")]
   pairs = np.concatenate([np.asarray(x[:32]).reshape(4, 8, *x.shape[1:]),
                           np.asarray(recon).reshape(4, 8, *x.shape[1:])], axis=1)  # originals over reconstructions
-  viz.save_grid(to_uint8(pairs.reshape(-1, *x.shape[1:])), paths[0], columns=8)
+  viz.save_grid(viz.to_uint8(pairs.reshape(-1, *x.shape[1:])), paths[0], columns=8)
   for path, spherical in ((paths[1], False), (paths[2], True)):
-    viz.save_grid(to_uint8(decode(interpolations(top[:16], steps, spherical))), path, columns=steps)
+    viz.save_grid(viz.to_uint8(decode(interpolations(top[:16], steps, spherical))), path, columns=steps)
   active = np.argsort(-np.asarray(jnp.var(top, axis=0)))[:8]  # the most used latent dims
-  viz.save_grid(to_uint8(decode(traversal(top[0], active, steps))), paths[3], columns=steps)
+  viz.save_grid(viz.to_uint8(decode(traversal(top[0], active, steps))), paths[3], columns=steps)
   return paths

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu, "tanh": jnp.tanh, "elu": nn.elu, "leaky_relu": nn.leaky_relu,
@@ -93,3 +94,28 @@ class Decoder(nn.Module):
     for w in self.widths:
       h = f(nn.Dense(w)(h))  # [B, w]
     return nn.Dense(height * width * out_channels)(h).reshape(z.shape[0], height, width, out_channels)
+
+
+class ImageShape:
+  """The image shape (H, W, C) a family's networks were built for, recorded from the example
+  batch whenever `init` is traced (also under `jax.eval_shape`, which is how a run is restored),
+  so that `sample` knows it without hard-coding 28x28x1."""
+
+  def __init__(self):
+    self.shape: tuple[int, int, int] | None = None
+
+  def record(self, x) -> tuple[int, int, int]:
+    if np.ndim(x) != 4:
+      raise ValueError(f"expected images [B, H, W, C] in [0, 1], got shape {np.shape(x)}")
+    self.shape = tuple(int(s) for s in np.shape(x)[1:])
+    return self.shape
+
+  def get(self) -> tuple[int, int, int]:
+    if self.shape is None:
+      raise RuntimeError("the image shape is not known yet: init (or restore) the state first")
+    return self.shape
+
+
+def to_uint8(images) -> np.ndarray:
+  """[0, 1] floats -> uint8 [N, H, W, C]."""
+  return np.round(np.clip(np.asarray(images, np.float32), 0, 1) * 255).astype(np.uint8)

@@ -148,6 +148,9 @@ def restore_run(workdir: str | Path, *, data_dir: str | None = None, eval_overri
   config = config_lib.load_json(workdir / "config.json")
   if data_dir:
     config.data.data_dir = str(data_dir)
+  not_eval = [o for o in eval_overrides if not o.startswith(config_lib.RESUMABLE_PREFIXES)]
+  if not_eval:
+    raise ValueError(f"eval accepts only --config.eval.KEY=VALUE overrides (evaluation settings), got {not_eval}")
   config = config_lib.override(config, list(eval_overrides))
   family = registry.build(config)
   ckpt = checkpoint.Checkpointer(workdir, config, keep=config.train.keep_checkpoints)

@@ -50,11 +50,11 @@ def make_update(loss_fn: LossFn, tx: optax.GradientTransformation, *, axis_name:
 
 
 _OPTIMIZERS = {
-    "sgd": lambda c: optax.sgd(c.learning_rate, momentum=c.get("momentum") or None),
+    "sgd": lambda c: optax.sgd(learning_rate(c), momentum=c.get("momentum") or None),
     "adam": lambda c: optax.adam(learning_rate(c), b1=c.get("b1", 0.9), b2=c.get("b2", 0.999), eps=c.get("eps", 1e-8)),
-    "adamw": lambda c: optax.adamw(c.learning_rate, weight_decay=c.get("weight_decay", 1e-4)),
+    "adamw": lambda c: optax.adamw(learning_rate(c), weight_decay=c.get("weight_decay", 1e-4)),
     # Keras' RMSprop: rho=0.9, eps=1e-7 added outside the square root.
-    "rmsprop": lambda c: optax.rmsprop(c.learning_rate, decay=c.get("decay", 0.9), eps=c.get("eps", 1e-7),
+    "rmsprop": lambda c: optax.rmsprop(learning_rate(c), decay=c.get("decay", 0.9), eps=c.get("eps", 1e-7),
                                        eps_in_sqrt=False),
 }
 
