@@ -39,7 +39,9 @@ def config_dir() -> Path:
   return Path(__file__).resolve().parent.parent / "experiments" / "configs"
 
 
-def _load_module(path: Path):
+def load_module(path: str | Path):
+  """The config file at `path` as a module (a config file builds on another with it)."""
+  path = Path(path)
   spec = importlib.util.spec_from_file_location(f"gen_jax_config_{path.stem}", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -56,7 +58,7 @@ def load(model: str, name_or_file: str | None = None) -> ml_collections.ConfigDi
   if not path.is_file():
     available = sorted(p.stem for p in config_dir().glob("*.py"))
     raise FileNotFoundError(f"no config file {path}; configs exist for: {', '.join(available)}")
-  config = _load_module(path).get_config(arg or None)
+  config = load_module(path).get_config(arg or None)
   if config.model != model:
     raise ValueError(f"config {path} is for model {config.model!r}, not {model!r}")
   return config

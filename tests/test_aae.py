@@ -20,14 +20,14 @@ D, G = adversarial.DISCRIMINATOR, adversarial.GENERATOR
 
 # --- the generic two-player update on a toy quadratic game -------------------------------
 
-def d_loss(phi, theta, batch, *, key):
+def d_loss(phi, theta, batch, *, key, batch_stats):
   """L_D = ½(φ - θ)²: ∂/∂φ = φ - θ. `key_draw` records the key the player was given."""
-  return 0.5 * (phi["w"] - theta["w"]) ** 2, {"d_key_draw": jax.random.uniform(key)}
+  return 0.5 * (phi["w"] - theta["w"]) ** 2, ({"d_key_draw": jax.random.uniform(key)}, batch_stats)
 
 
-def g_loss(theta, phi, batch, *, key):
+def g_loss(theta, phi, batch, *, key, batch_stats):
   """L_G = ½(θ - 2φ)²: ∂/∂θ = θ - 2φ."""
-  return 0.5 * (theta["w"] - 2 * phi["w"]) ** 2, {"g_key_draw": jax.random.uniform(key)}
+  return 0.5 * (theta["w"] - 2 * phi["w"]) ** 2, ({"g_key_draw": jax.random.uniform(key)}, batch_stats)
 
 
 def toy_state(tx_d, tx_g, phi=1.0, theta=3.0):

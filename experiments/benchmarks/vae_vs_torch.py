@@ -15,51 +15,15 @@ Runs unchanged on a GPU machine (JAX on the GPU; PyTorch on CUDA when it has it)
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-MNIST = Path(os.environ.get("GEN_JAX_DATA_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+import harness
 
 
-def images(batch: int, steps: int):
-  """[steps, batch, 28, 28, 1] float32 in [0, 1]: the batches both libraries train on."""
-  sys.path.insert(0, str(ROOT))
-  from gen_jax import data
-
-  train = data.load_mnist(MNIST)["train"]
-  batches = data.Batches({"image": data.scale_images(train["image"], "unit")}, batch, seed=0)
-  return [batches.batch(s)["image"] for s in range(steps)]
-
-
-def time_jax(batch: int, steps: int, repeats: int) -> list[float]:
-  import jax
-
+def time_jax(batch: int, steps: int, repeats: int, variant: str = "dlfs5") -> list[float]:
   from gen_jax import config as config_lib
-  from gen_jax import registry
-  from gen_jax.train import loop, sharding
 
-  config = config_lib.override(config_lib.load("vae", "dlfs5"), [f"data.batch_size={batch}"])
-  family, mesh = registry.build(config), sharding.make_mesh()
-  feed = [{"image": x} for x in images(batch, steps)]
-  keys = loop.run_keys(0)
-  state = sharding.replicate(family.init(keys.init, feed[0]), mesh)
-  update = loop.compile_update(family.update, mesh)
-  state, metrics = update(state, sharding.shard_batch(feed[0], mesh), keys.train)  # compile
-  jax.block_until_ready(metrics)
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for b in feed:
-      state, metrics = update(state, sharding.shard_batch(b, mesh), keys.train)
-    jax.block_until_ready((state, metrics))
-    times.append(time.perf_counter() - start)
-  return times
+  config = config_lib.override(config_lib.load("vae", "dlfs5" if variant == "default" else variant),
+                               [f"data.batch_size={batch}"])
+  return harness.time_engine_update(config, [{"image": x} for x in harness.images(batch, steps)], repeats)
 
 
 def time_torch(batch: int, steps: int, repeats: int) -> list[float]:
@@ -107,7 +71,7 @@ def time_torch(batch: int, steps: int, repeats: int) -> list[float]:
   torch.manual_seed(0)
   model = VAE(784, 200, 20).to(device)
   optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
-  feed = [torch.from_numpy(x.reshape(len(x), -1)).to(device) for x in images(batch, steps)]
+  feed = [torch.from_numpy(x.reshape(len(x), -1)).to(device) for x in harness.images(batch, steps)]
 
   def step(x):
     optimizer.zero_grad()
@@ -116,57 +80,8 @@ def time_torch(batch: int, steps: int, repeats: int) -> list[float]:
     optimizer.step()
     return loss
 
-  step(feed[0]).item()  # warm-up
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for x in feed:
-      loss = step(x)
-    loss.item()
-    if device == "cuda":
-      torch.cuda.synchronize()
-    times.append(time.perf_counter() - start)
-  return times
-
-
-def device_name(library: str) -> str:
-  if library == "jax":
-    import jax
-    return f"jax {jax.__version__} on {jax.devices()[0].device_kind}"
-  import torch
-  return f"torch {torch.__version__} on {'cuda' if torch.cuda.is_available() else 'cpu'} ({torch.get_num_threads()} threads)"
-
-
-def worker(library: str, batch: int, steps: int, repeats: int) -> None:
-  times = (time_jax if library == "jax" else time_torch)(batch, steps, repeats)
-  print(json.dumps({"times": times, "device": device_name(library)}))
-
-
-def run(library: str, batch: int, steps: int, repeats: int) -> dict:
-  env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-  out = subprocess.run([sys.executable, __file__, "--worker", library, "--batches", str(batch), "--steps", str(steps),
-                        "--repeats", str(repeats)], capture_output=True, text=True, env=env, check=True)
-  return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--batches", default="128,1024")
-  parser.add_argument("--steps", type=int, default=300)
-  parser.add_argument("--repeats", type=int, default=3)
-  parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  batches = [int(b) for b in args.batches.split(",")]
-  if args.worker:
-    return worker(args.worker, batches[0], args.steps, args.repeats)
-  print("| batch | gen_jax examples/s | PyTorch examples/s | ratio | devices |")
-  print("|---|---|---|---|---|")
-  for batch in batches:
-    res = {lib: run(lib, batch, args.steps, args.repeats) for lib in ("jax", "torch")}
-    rate = {lib: batch * args.steps / sorted(r["times"])[len(r["times"]) // 2] for lib, r in res.items()}
-    print(f"| {batch} | {rate['jax']:,.0f} | {rate['torch']:,.0f} | **{rate['jax'] / rate['torch']:.2f}x** | "
-          f"{res['jax']['device']}; {res['torch']['device']} |", flush=True)
+  return harness.time_torch_steps(step, feed, repeats)
 
 
 if __name__ == "__main__":
-  main()
+  harness.main(__file__, time_jax, time_torch, __doc__, batches="128,1024", steps=300)

@@ -141,7 +141,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     g = {"encoder": encoder.init(k_enc, x)["params"], "decoder": decoder(x.shape[1:]).init(k_dec, z)["params"]}
     return init_state(disc.init(k_disc, z)["params"], g, tx_d, tx_g)
 
-  def d_loss_fn(d, g, batch, *, key):
+  def d_loss_fn(d, g, batch, *, key, batch_stats):
     """L_D(φ) = E[softplus(-D(z_p))] + E[softplus(D(z_q))], z_q = E(x) held fixed."""
     x = batch["image"]
     check_images(x, image.shape)
@@ -151,16 +151,16 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     real, fake = critic(d, z_p), critic(d, z_q)  # [B], [B]
     loss = jnp.mean(jax.nn.softplus(-real)) + jnp.mean(jax.nn.softplus(fake))
     accuracy = 0.5 * (jnp.mean(real > 0) + jnp.mean(fake < 0))
-    return loss, {"d_accuracy": accuracy}
+    return loss, ({"d_accuracy": accuracy}, batch_stats)
 
-  def g_loss_fn(g, d, batch, *, key):
+  def g_loss_fn(g, d, batch, *, key, batch_stats):
     """L_G(θ) = E[BCE(x, F(E(x)))] + λ E[softplus(-D(E(x)))]."""
     x = binarize(batch["image"], key=key)  # [B, H, W, C]
     check_images(x, image.shape)
     z = encode(g, x)  # [B, D]
     recon = jnp.mean(bce_per_image(decode(g, z, x.shape[1:]), x))
     adversarial = jnp.mean(jax.nn.softplus(-critic(d, z)))
-    return recon + weight * adversarial, {"recon_bce": recon, "adversarial": adversarial}
+    return recon + weight * adversarial, ({"recon_bce": recon, "adversarial": adversarial}, batch_stats)
 
   @jax.jit
   def eval_chunk(params, chunk, key):

@@ -69,7 +69,9 @@ class Judge:
 
 def sample_quality(judge: Judge, images: np.ndarray, reference: np.ndarray, labels=None) -> dict:
   """classifier_fid against `reference` images, the predicted-class histogram and, for
-  conditional samples, the accuracy of the judge's prediction against the requested `labels`."""
+  conditional samples, the accuracy of the judge's prediction against the requested `labels`
+  (`conditional_accuracy`), and the same after the best one-to-one relabelling
+  (`matched_accuracy`: InfoGAN's categorical code)."""
   logits, features = judge.logits_and_features(images)
   _, reference_features = judge.logits_and_features(reference)
   fid = frechet_distance(*gaussian_stats(features), *gaussian_stats(reference_features))
@@ -79,5 +81,23 @@ def sample_quality(judge: Judge, images: np.ndarray, reference: np.ndarray, labe
          "class_histogram": [float(h) for h in histogram],
          "classes_covered": int(np.sum(histogram > 0.01))}
   if labels is not None:
-    out["conditional_accuracy"] = float(np.mean(predicted == np.asarray(labels)))
+    labels = np.asarray(labels)
+    out["conditional_accuracy"] = float(np.mean(predicted == labels))
+    out["matched_accuracy"] = matched_accuracy(labels, predicted, judge.num_classes)
   return out
+
+
+def matched_accuracy(codes: np.ndarray, classes: np.ndarray, num_classes: int) -> float:
+  """Accuracy of unsupervised codes against classes under the best one-to-one map of code
+  values to classes (the Hungarian algorithm on the contingency table), as InfoGAN's
+  categorical code is scored: the code learns the digits, not their names."""
+  from scipy.optimize import linear_sum_assignment
+
+  codes, classes = np.asarray(codes, np.int64), np.asarray(classes, np.int64)
+  if codes.shape != classes.shape or codes.ndim != 1 or len(codes) == 0:
+    raise ValueError(f"need equally long 1-D codes and classes, got {codes.shape} and {classes.shape}")
+  size = max(num_classes, int(codes.max()) + 1, int(classes.max()) + 1)
+  table = np.zeros((size, size), np.int64)
+  np.add.at(table, (codes, classes), 1)  # table[c, k] = #(code c judged as class k)
+  rows, cols = linear_sum_assignment(table, maximize=True)
+  return float(table[rows, cols].sum() / len(codes))

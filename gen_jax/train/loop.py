@@ -110,8 +110,11 @@ def train(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
         if not bool(all_finite(state)):
           raise NonFiniteError(f"non-finite parameters after step {done}")
         ckpt.save(state)
-      if family.sample is not None and cfg.sample_every > 0 and (done % cfg.sample_every == 0 or last):
-        write_samples(family, state, keys.sample, workdir, done)
+      if cfg.sample_every > 0 and (done % cfg.sample_every == 0 or last):
+        logger.flush(done)
+        viz.plot_curves(read_metrics(workdir), workdir / "loss_curves.png")  # so far: every player's losses
+        if family.sample is not None:
+          write_samples(family, state, keys.sample, workdir, done)
       if last:
         break
     ckpt.wait()

@@ -1,0 +1,30 @@
+"""Conditional DCGAN on MNIST (Mirza & Osindero 2014): dcgan.py with the digit label embedded
+in both players: G sees [z, embed(y)] (16-wide embedding); D adds <e_y, φ(x)> to its logit, a
+class embedding against its features (the projection discriminator of Miyato & Koyama 2018;
+`net.conditioning = "input"`: an extra input plane embed(y) instead). Fakes carry the labels of
+the real batch.
+
+  default  dcgan.py's default networks and recipe, conditional, 10 epochs.
+  tiny     seconds: for tests.
+Every other key: gan.py.
+"""
+
+from pathlib import Path
+
+from gen_jax.config import load_module
+
+NAME = "cgan"
+VARIANTS = ("default", "tiny")
+
+
+def get_config(arg=None):
+  arg = arg or "default"
+  if arg not in VARIANTS:
+    raise ValueError(f"unknown {NAME} config {arg!r}; valid: {', '.join(VARIANTS)}")
+  here = Path(__file__)
+  gan, config = load_module(here.with_name("gan.py")), load_module(here.with_name("dcgan.py")).get_config()
+  config.model = NAME
+  config.net.num_classes = 10
+  if arg == "tiny":
+    gan.tiny(config)
+  return config

@@ -1,0 +1,1 @@
+"""GANs: the losses of the game (`losses`), the two networks (`nets`), codes and noise (`codes`)."""
