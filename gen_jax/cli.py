@@ -49,7 +49,7 @@ def _list() -> None:
 
   for name in registry.names():
     path = config_lib.config_dir() / f"{name}.py"
-    variants = getattr(config_lib._load_module(path), "VARIANTS", ()) if path.is_file() else ()
+    variants = getattr(config_lib.load_module(path), "VARIANTS", ()) if path.is_file() else ()
     print(f"{name:12s} variants: {', '.join(variants) or '-'}")
 
 

@@ -121,6 +121,15 @@ def test_conv_generator_takes_its_shape_from_the_data(shape, upsample):
   assert logits.shape == (2,) and q.shape == (2, 12)
 
 
+@pytest.mark.parametrize("conditioning", nets.CONDITIONINGS)
+def test_discriminator_logits_depend_on_the_label(conditioning):
+  d = nets.Discriminator("conv", (4, 8), num_classes=10, conditioning=conditioning)
+  x = jax.random.uniform(jax.random.key(0), (2, 12, 12, 1))
+  params = d.init(jax.random.key(1), x, jnp.array([0, 0]))
+  a, b = d.apply(params, x, jnp.array([0, 0]))[0], d.apply(params, x, jnp.array([3, 0]))[0]
+  assert float(jnp.abs(a[0] - b[0])) > 1e-4 and float(a[1]) == float(b[1])  # per sample, through y only
+
+
 def test_codes_are_per_sample_and_validated():
   spec = CodeSpec(4, categorical=10, continuous=2)
   a, b = spec.draw(jax.random.key(0), 3), spec.draw(jax.random.key(0), 9)
@@ -181,10 +190,15 @@ def train_tiny(config, steps):
   return family, splits, family.init(keys.init, batches.batch(0)), state, history
 
 
-@pytest.mark.parametrize("model", gan.MODELS)
-def test_each_tiny_gan_learns_on_mnist(model, mnist_dir):
-  config = tiny(model, mnist_dir)
+PAPER_INFOGAN = ("net.discriminator_batch_norm=True", "net.generator_dense=(32,)", "net.discriminator_dense=(32,)")
+
+
+@pytest.mark.parametrize("model, overrides", [(m, ()) for m in gan.MODELS] + [("infogan", PAPER_INFOGAN)])
+def test_each_tiny_gan_learns_on_mnist(model, overrides, mnist_dir):
+  config = tiny(model, mnist_dir, *overrides)
   family, splits, start, state, history = train_tiny(config, 48 if model == "infogan" else 32)
+  expected_stats = ({G} if config.net.batch_norm else set()) | ({D} if config.net.discriminator_batch_norm else set())
+  assert set(state.batch_stats) == expected_stats
   labels = np.arange(16) % 10 if family.conditional else None
   before, after = (np.asarray(family.draw(s, jax.random.key(5), 16, labels=labels), np.float32) for s in (start, state))
   assert before.shape == (16, 28, 28, 1) and np.mean(np.abs(after - before)) > 5.0  # the samples changed
@@ -230,9 +244,12 @@ def test_bad_inputs_give_clear_errors(mnist_dir):
     gan.build(tiny("dcgan", mnist_dir)).draw(state, jax.random.key(0), 2, labels=np.array([0, 1]))
   for override, message in (("loss.name=hinge", "unknown loss.name"), ("net.upsample=bilinear", "unknown net.upsample"),
                             ("data.scale=unit", "data.scale must be 'symmetric'"),
+                            ("net.conditioning=concat", "unknown net.conditioning"),
                             ("loss.gradient_penalty=10.0", "used with loss.name = 'wasserstein' only")):
     with pytest.raises(ValueError, match=message):
       gan.build(tiny("dcgan", mnist_dir, override))
+  with pytest.raises(ValueError, match="critic without batch norm"):
+    gan.build(tiny("wgan_gp", mnist_dir, "net.discriminator_batch_norm=True"))
 
 
 # --- exact resume of both players, BatchNorm statistics included; the command line ---------------

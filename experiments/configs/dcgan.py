@@ -38,3 +38,14 @@ def get_config(arg=None):
   elif arg == "tiny":
     gan.tiny(config)
   return config
+
+
+def derived(name: str, arg, variants=("default", "tiny")):
+  """(gan.py, this file's default config renamed `name`, arg) for a config built on DCGAN's
+  (cgan.py, infogan.py, wgan_gp.py); an unknown arg is refused."""
+  arg = arg or "default"
+  if arg not in variants:
+    raise ValueError(f"unknown {name} config {arg!r}; valid: {', '.join(variants)}")
+  config = get_config()
+  config.model = name
+  return load_module(Path(__file__).with_name("gan.py")), config, arg

@@ -40,6 +40,7 @@ def get_config(arg=None):
   config.net.generator_dense = ()      # conv: hidden Dense widths before G's projection to the grid
   config.net.discriminator_dense = ()  # conv: hidden Dense widths after D's convolutions
   config.net.batch_norm = False        # BatchNorm in G's hidden layers (DCGAN)
+  config.net.discriminator_batch_norm = False  # BN in D's hidden layers but the first (not with WGAN-GP)
   config.net.upsample = "subpixel"     # conv G: "subpixel" | "transpose" | "resize" (gen_jax.gan.nets)
   config.net.leak = 0.2                # LeakyReLU slope of D
   config.net.init_std = 0.0            # > 0: weights ~ N(0, std²) (DCGAN: 0.02); 0: Flax's LeCun normal

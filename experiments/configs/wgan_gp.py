@@ -18,12 +18,7 @@ VARIANTS = ("default", "tiny")
 
 
 def get_config(arg=None):
-  arg = arg or "default"
-  if arg not in VARIANTS:
-    raise ValueError(f"unknown {NAME} config {arg!r}; valid: {', '.join(VARIANTS)}")
-  here = Path(__file__)
-  gan, config = load_module(here.with_name("gan.py")), load_module(here.with_name("dcgan.py")).get_config()
-  config.model = NAME
+  gan, config, arg = load_module(Path(__file__).with_name("dcgan.py")).derived(NAME, arg, VARIANTS)
   config.loss.name = "wasserstein"
   config.loss.gradient_penalty = 10.0
   config.train.d_steps = 5

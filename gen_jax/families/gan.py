@@ -10,8 +10,9 @@ fold_in(k_t, 1) of the step key k_t. Images are scaled to [-1, 1] (`data.scale =
                        λ_GP · E[(||∇f(x̂)||₂ - 1)²] (WGAN-GP) and λ_I · InfoGAN's -log Q(c | G(z, c));
   generator phase      L_G(θ) on fresh fakes, plus λ_I · -log Q(c | G(z, c)).
 A conditional GAN's fakes carry the labels of the real batch; InfoGAN's codes are drawn.
-The generator's BatchNorm statistics (DCGAN) live in `state.batch_stats["generator"]`;
-sampling uses their running averages. With `train.ema_decay` > 0 samples (and evaluation's
+BatchNorm statistics live in `state.batch_stats["generator"]` (DCGAN's G) and
+`["discriminator"]` (`net.discriminator_batch_norm`); sampling and evaluation use their
+running averages. With `train.ema_decay` > 0 samples (and evaluation's
 fakes) come from the generator's parameter average `state.ema_params`.
 """
 
@@ -48,6 +49,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if loss.gradient_penalty < 0 or (loss.gradient_penalty > 0 and not game.wasserstein):
     raise ValueError("loss.gradient_penalty must be >= 0, and is used with loss.name = 'wasserstein' only; "
                      f"got {loss.gradient_penalty} with {loss.name!r}")
+  if loss.gradient_penalty > 0 and net.get("discriminator_batch_norm", False):
+    raise ValueError("the gradient penalty needs a critic without batch norm (net.discriminator_batch_norm = False)")
   if config.data.scale != "symmetric":
     raise ValueError(f"the generator ends in tanh: data.scale must be 'symmetric' ([-1, 1]), got {config.data.scale!r}")
 
@@ -76,10 +79,11 @@ def to_unit(images: jax.Array) -> jax.Array:
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
   check_config(config)
   net, lc = config.net, config.loss
+  d_norm = bool(net.get("discriminator_batch_norm", False))  # keys added later: defaults for older runs
   spec, game = code_spec(net), losses.game(lc.name)
   disc = Discriminator(net.arch, tuple(net.discriminator_widths), net.leak, net.num_classes, spec.q_outputs,
                        net.q_hidden, net.init_std, tuple(net.get("discriminator_dense", ())),
-                       net.get("conditioning", "input"))
+                       net.get("conditioning", "input"), d_norm)
   tx_g, tx_d = make_optimizer(config.optimizer), make_optimizer(config.discriminator_optimizer)
   image = ImageShape()  # recorded by init (also under eval_shape, when a run is restored)
   ema_decay = config.train.get("ema_decay", 0.0)  # keys added later read with defaults: older runs restore
@@ -95,12 +99,20 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     args = (spec.generator_input(inputs), spec.generator_labels(inputs))
     if train and net.batch_norm:
       fake, new = generator().apply(variables, *args, train=True, mutable=["batch_stats"])
-      return fake, {GENERATOR: new["batch_stats"]}
+      return fake, {**stats, GENERATOR: new["batch_stats"]}
     return generator().apply(variables, *args, train=train), stats
 
-  def critic(d, x, labels):
-    """(D's logits or critic values [B], Q outputs or None)."""
-    return disc.apply({"params": d}, x, labels if net.num_classes else None)
+  def critic(d, stats, x, labels, *, train: bool = False):
+    """(D's logits or critic values [B], Q outputs or None, new batch stats); with BN in D,
+    batch mode when training (real and fake batches normalised apart, as DCGAN does)."""
+    y = labels if net.num_classes else None
+    if not d_norm:
+      return (*disc.apply({"params": d}, x, y), stats)
+    variables = {"params": d, "batch_stats": stats[DISCRIMINATOR]}
+    if not train:
+      return (*disc.apply(variables, x, y), stats)
+    (out, q), new = disc.apply(variables, x, y, train=True, mutable=["batch_stats"])
+    return out, q, {**stats, DISCRIMINATOR: new["batch_stats"]}
 
   def info(q, inputs: Inputs):
     if not spec.q_outputs:
@@ -120,8 +132,10 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     inputs = spec.draw(k_in, 1)
     variables = generator(x.shape[1:]).init(k_g, spec.generator_input(inputs), spec.generator_labels(inputs),
                                             train=False)
-    d_params = disc.init(k_d, x, inputs.labels if net.num_classes else None)["params"]
-    stats = {GENERATOR: variables["batch_stats"]} if net.batch_norm else {}
+    d_vars = disc.init(k_d, x, inputs.labels if net.num_classes else None)
+    stats = {**({GENERATOR: variables["batch_stats"]} if net.batch_norm else {}),
+             **({DISCRIMINATOR: d_vars["batch_stats"]} if d_norm else {})}
+    d_params = d_vars["params"]
     return init_state(d_params, variables["params"], tx_d, tx_g, batch_stats=stats, ema=ema_decay > 0)
 
   def fake_inputs(batch, key):
@@ -135,8 +149,8 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     inputs = fake_inputs(batch, k_in)
     fake, batch_stats = generate(g, batch_stats, inputs, train=True)
     fake = jax.lax.stop_gradient(fake)
-    real_out, _ = critic(d, batch["image"], inputs.labels)
-    fake_out, q = critic(d, fake, inputs.labels)
+    real_out, _, batch_stats = critic(d, batch_stats, batch["image"], inputs.labels, train=True)
+    fake_out, q, batch_stats = critic(d, batch_stats, fake, inputs.labels, train=True)
     loss, metrics = game.discriminator(real_out, fake_out), {}
     if game.wasserstein:
       metrics["wasserstein_estimate"] = jnp.mean(real_out) - jnp.mean(fake_out)
@@ -144,7 +158,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
       metrics["d_accuracy"] = 0.5 * (jnp.mean(real_out > 0) + jnp.mean(fake_out < 0))
     if lc.gradient_penalty > 0:
       x_hat = losses.interpolates(batch["image"], fake, key=k_gp)
-      penalty = jnp.mean(losses.gradient_penalty(lambda xx, yy: critic(d, xx, yy)[0], x_hat,
+      penalty = jnp.mean(losses.gradient_penalty(lambda xx, yy: critic(d, batch_stats, xx, yy)[0], x_hat,
                                                  inputs.labels if net.num_classes else None))
       loss, metrics["gradient_penalty"] = loss + lc.gradient_penalty * penalty, penalty
     info_loss, info_metrics = info(q, inputs)
@@ -154,7 +168,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     """L_G(θ) (+ λ_I · InfoGAN term) on fresh fakes, against the updated D."""
     inputs = fake_inputs(batch, key)
     fake, batch_stats = generate(g, batch_stats, inputs, train=True)
-    fake_out, q = critic(d, fake, inputs.labels)
+    fake_out, q, batch_stats = critic(d, batch_stats, fake, inputs.labels, train=True)
     info_loss, _ = info(q, inputs)
     return game.generator(fake_out) + info_loss, ({}, batch_stats)
 
@@ -164,8 +178,8 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     d, g = state.params[DISCRIMINATOR], sampler(state)
     inputs = spec.draw_at(key, chunk["index"], labels=chunk["label"] if net.num_classes else None)
     fake, _ = generate(g, state.batch_stats, inputs, train=False)
-    real_out, _ = critic(d, chunk["image"], inputs.labels)
-    fake_out, q = critic(d, fake, inputs.labels)
+    real_out, _, _ = critic(d, state.batch_stats, chunk["image"], inputs.labels)
+    fake_out, q, _ = critic(d, state.batch_stats, fake, inputs.labels)
     out = {"real": real_out, "fake": fake_out}
     if spec.categorical:
       out["q_correct"] = (jnp.argmax(q[:, :spec.categorical], -1) == inputs.labels).astype(jnp.float32)

@@ -115,11 +115,18 @@ class Discriminator(nn.Module):
   init_std: float = 0.0
   dense: Sequence[int] = ()       # conv only: hidden Dense layers after the convolutions (InfoGAN: 1024)
   conditioning: str = "projection"  # "projection" | "input" (see above)
+  batch_norm: bool = False        # BN after every hidden layer but the first (DCGAN, InfoGAN); not with WGAN-GP
 
   @nn.compact
-  def __call__(self, x: jax.Array, labels: jax.Array | None = None):
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool = False):
     kinit = _kernel_init(self.init_std)
-    act = lambda h: nn.leaky_relu(h, self.leak)
+    layers = []  # hidden layers so far: the first one gets no BN
+
+    def act(h):
+      if self.batch_norm and layers:
+        h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
+      layers.append(h.shape)
+      return nn.leaky_relu(h, self.leak)
     b, height, width, _ = x.shape
     h = x  # [B, H, W, C]
     if self.num_classes and self.conditioning == "input":

@@ -70,9 +70,12 @@ def restore_or_init(family, ckpt, key, example, mesh):
 
 
 def write_samples(family, state, key, workdir: Path, step: int, num: int = 64) -> None:
-  labels = np.arange(num) % 10 if family.conditional else None
-  samples = family.draw(state, key, num, labels=None if labels is None else jnp.asarray(labels))
-  viz.save_samples(np.asarray(samples), workdir / f"samples_{step:07d}.png", labels=labels)
+  """samples_<step>.png: 64 samples, or for a conditional family one row of 10 per label 0-9."""
+  path = workdir / f"samples_{step:07d}.png"
+  if not family.conditional:
+    return viz.save_samples(np.asarray(family.draw(state, key, num)), path)
+  labels = np.repeat(np.arange(10), 10)
+  viz.save_grid(np.asarray(family.draw(state, key, len(labels), labels=jnp.asarray(labels))), path, columns=10)
 
 
 @xla_owns_the_cores()
