@@ -101,6 +101,8 @@ def tiny(config):
   config.net.generator_widths = (32, 16) if config.net.arch == "conv" else (64,)
   config.net.discriminator_widths = (16, 32) if config.net.arch == "conv" else (64,)
   config.net.q_hidden = 32
+  config.net.generator_dense = tuple(min(w, 32) for w in config.net.generator_dense)
+  config.net.discriminator_dense = tuple(min(w, 32) for w in config.net.discriminator_dense)
   config.train.num_epochs = 2
   config.train.log_every = 4
   config.train.checkpoint_every = 16
