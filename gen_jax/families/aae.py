@@ -41,6 +41,7 @@ from gen_jax import viz
 from gen_jax.data import batched_apply, binarize, fixed_binarized
 from gen_jax.nn import MLP, Decoder, Encoder, ImageShape
 from gen_jax.nn.coders import activation, check_arch
+from gen_jax.nn.coders import check_images as check_image_batch
 from gen_jax.registry import Family, register
 from gen_jax.train import make_optimizer
 from gen_jax.train.adversarial import DISCRIMINATOR, GENERATOR, init_state, make_two_player_update
@@ -92,10 +93,7 @@ def check_net(net: ml_collections.ConfigDict) -> None:
 
 
 def check_images(x, shape=None) -> None:
-  """A clear ValueError unless x is a batch of images [B, H, W, C] (of `shape` if given)."""
-  if getattr(x, "ndim", 0) != 4 or (shape is not None and tuple(x.shape[1:]) != tuple(shape)):
-    want = "[B, H, W, C]" if shape is None else f"[B, {', '.join(map(str, shape))}]"
-    raise ValueError(f"aae expects images {want}, got an array of shape {getattr(x, 'shape', None)}")
+  check_image_batch(x, shape, model="aae")
 
 
 def bce_per_image(logits: jax.Array, x: jax.Array) -> jax.Array:

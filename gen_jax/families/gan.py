@@ -32,6 +32,7 @@ from gen_jax.gan.codes import CodeSpec, Inputs
 from gen_jax.gan.figures import write_code_sweeps
 from gen_jax.gan.nets import ARCHS, CONDITIONINGS, UPSAMPLES, Discriminator, Generator
 from gen_jax.nn import ImageShape
+from gen_jax.nn.coders import check_images as check_image_batch
 from gen_jax.registry import Family, register
 from gen_jax.train import make_optimizer
 from gen_jax.train.adversarial import DISCRIMINATOR, GENERATOR, init_state, make_two_player_update
@@ -56,10 +57,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def check_images(x, shape=None) -> None:
-  """A clear ValueError unless x is a batch of images [B, H, W, C] (of `shape` if given)."""
-  if getattr(x, "ndim", 0) != 4 or (shape is not None and tuple(x.shape[1:]) != tuple(shape)):
-    want = "[B, H, W, C]" if shape is None else f"[B, {', '.join(map(str, shape))}]"
-    raise ValueError(f"a GAN expects images {want} in [-1, 1], got an array of shape {getattr(x, 'shape', None)}")
+  check_image_batch(x, shape, model="a GAN", pixels=" in [-1, 1]")
 
 
 def code_spec(net: ml_collections.ConfigDict) -> CodeSpec:

@@ -96,6 +96,14 @@ class Decoder(nn.Module):
     return nn.Dense(height * width * out_channels)(h).reshape(z.shape[0], height, width, out_channels)
 
 
+def check_images(x, shape=None, *, model: str, pixels: str = "") -> None:
+  """A clear ValueError unless x is a batch of images [B, H, W, C] (of `shape` if given);
+  the message names the model that expects them (and `pixels`, their range, if given)."""
+  if getattr(x, "ndim", 0) != 4 or (shape is not None and tuple(x.shape[1:]) != tuple(shape)):
+    want = "[B, H, W, C]" if shape is None else f"[B, {', '.join(map(str, shape))}]"
+    raise ValueError(f"{model} expects images {want}{pixels}, got an array of shape {getattr(x, 'shape', None)}")
+
+
 class ImageShape:
   """The image shape (H, W, C) a family's networks were built for, recorded from the example
   batch whenever `init` is traced (also under `jax.eval_shape`, which is how a run is restored),
