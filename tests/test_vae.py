@@ -151,3 +151,39 @@ def test_conv_vae_takes_its_image_shape_from_the_data(mnist_dir):
   assert results["test_nll_iwae4"] <= results["test_nll_elbo"] and results["num_examples"] == 6
   with pytest.raises(ValueError, match="built for"):
     family.evaluate(state, {"image": x[:, :10, :10]}, keys.eval)
+
+
+@pytest.mark.parametrize("arch,likelihood,latents", [("mlp", "bernoulli", (6,)), ("mlp", "bernoulli", (6, 3)),
+                                                     ("conv", "bernoulli", (6,)), ("mlp", "gaussian", (6, 3))])
+def test_grouped_log_weights_equal_the_per_sample_formula(arch, likelihood, latents):
+  """IWAE's log w for K samples per image, without repeating x, is log p(x, z) - log q(z|x)
+  computed sample by sample (x repeated K times) with the ELBO's own functions."""
+  g, k, shape = 3, 4, (8, 8, 1)
+  widths = tuple((16,) for _ in latents)
+  model = chain.ChainVAE(arch, shape, latents, widths, widths, "tanh")
+  x = (np.random.default_rng(0).random((g, *shape)) < 0.4).astype(np.float32)
+  if likelihood == "gaussian":
+    x = np.random.default_rng(1).random((g, *shape)).astype(np.float32)
+  params = model.init(jax.random.key(0), x)["params"]
+  leaves, tree = jax.tree.flatten(params)  # non-zero biases too; saturating units, large logits
+  noise = [jax.random.normal(jax.random.key(10 + i), p.shape) for i, p in enumerate(leaves)]
+  params = jax.tree.unflatten(tree, [3 * p + n for p, n in zip(leaves, noise)])
+  eps = [jax.random.normal(jax.random.key(l + 1), (g * k, d)) for l, d in enumerate(latents)]
+  h1 = model.apply({"params": params}, 0, x, method=chain.ChainVAE.q)
+  with jax.default_matmul_precision("highest"):
+    grouped = chain.log_weights(model, params, x, h1, eps, likelihood=likelihood, decoder_std=0.7)
+    xr = np.repeat(x, k, axis=0)
+    zs, _, log_q = chain.infer(model, params, xr, eps)
+    log_px, log_pz, log_top = chain.log_joint_parts(model, params, xr, zs, likelihood, 0.7)
+  np.testing.assert_allclose(grouped, log_px + log_pz + log_top - log_q, rtol=2e-5, atol=1e-3)
+
+
+def test_the_decoders_x_dot_needs_one_output_per_pixel():
+  decoder = chain.Decoder("mlp", (8,), (4, 4, 1), channels_per_pixel=2)
+  z, x = jnp.zeros((6, 3)), jnp.zeros((3, 4, 4, 1))
+  params = decoder.init(jax.random.key(0), z)
+  with pytest.raises(ValueError, match="one output per pixel"):
+    decoder.apply(params, z, x)
+  with pytest.raises(ValueError, match="G dividing"):
+    chain.Decoder("mlp", (8,), (4, 4, 1)).apply(chain.Decoder("mlp", (8,), (4, 4, 1)).init(jax.random.key(0), z),
+                                                z, jnp.zeros((4, 4, 4, 1)))

@@ -89,8 +89,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
       c = sample_keys.shape[1]
       eps = jax.vmap(jax.vmap(lambda kk: jax.random.normal(kk, (sum(latents),), jnp.float32)))(sample_keys)
       eps = split_layers(eps.reshape(b * c, -1), latents)
-      rep = lambda a: jnp.repeat(a, c, axis=0)
-      lw = chain.log_weights(model, params, rep(x), tuple(map(rep, h1)), eps, likelihood=likelihood, decoder_std=std)
+      lw = chain.log_weights(model, params, x, h1, eps, likelihood=likelihood, decoder_std=std)
       return lw.reshape(b, c)
 
     keys = jax.vmap(jax.random.fold_in, (None, 0))(key, index)

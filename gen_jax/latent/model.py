@@ -54,9 +54,10 @@ class ChainVAE(nn.Module):
     mean, raw = jnp.split(self.p_nets[l - 1](z), 2, axis=-1)
     return mean, bounds.bound_log_var(raw)
 
-  def decode(self, z1: jax.Array) -> jax.Array:
-    """Per-pixel outputs [N, H, W, C] of p(x | z_1): logits, or the pre-sigmoid Gaussian mean."""
-    return self.x_net(z1)
+  def decode(self, z1: jax.Array, x: jax.Array | None = None):
+    """Per-pixel outputs [N, H, W, C] of p(x | z_1): logits, or the pre-sigmoid Gaussian mean;
+    given images x [G, H, W, C] (N = G*K, K latents per image) also x·outputs [N] (`Decoder`)."""
+    return self.x_net(z1, x)
 
   def __call__(self, x: jax.Array):  # touches every network once (init)
     h, zs = x, []
@@ -92,11 +93,14 @@ def infer(model: ChainVAE, params, x, eps: Sequence[jax.Array], h1=None):
 
 def log_joint_parts(model: ChainVAE, params, x, zs, likelihood: str, decoder_std: float):
   """(log p(x | z_1), Σ_{l<L} log p(z_l | z_{l+1}), log p(z_L)), each [N]."""
-  apply = lambda method, *a: model.apply({"params": params}, *a, method=method)
-  log_px = x_log_prob(x, apply(ChainVAE.decode, zs[0]), likelihood, decoder_std)
-  log_pz = sum((bounds.gaussian_log_prob(zs[l - 1], *apply(ChainVAE.p, l, zs[l])) for l in range(1, len(zs))),
-               jnp.zeros_like(log_px))
-  return log_px, log_pz, bounds.standard_normal_log_prob(zs[-1])
+  log_px = x_log_prob(x, model.apply({"params": params}, zs[0], method=ChainVAE.decode), likelihood, decoder_std)
+  return log_px, lower_log_prob(model, params, zs), bounds.standard_normal_log_prob(zs[-1])
+
+
+def lower_log_prob(model: ChainVAE, params, zs) -> jax.Array:
+  """Σ_{l<L} log p(z_l | z_{l+1}) [N]: zero for a single stochastic layer."""
+  apply = lambda l: model.apply({"params": params}, l, zs[l], method=ChainVAE.p)
+  return sum((bounds.gaussian_log_prob(zs[l - 1], *apply(l)) for l in range(1, len(zs))), jnp.zeros(zs[0].shape[0]))
 
 
 def elbo_terms(model: ChainVAE, params, x, eps, *, likelihood: str, decoder_std: float = 1.0):
@@ -111,11 +115,25 @@ def elbo_terms(model: ChainVAE, params, x, eps, *, likelihood: str, decoder_std:
   return log_px, kl
 
 
+def grouped_x_log_prob(model: ChainVAE, params, x, z1, likelihood: str, decoder_std: float) -> jax.Array:
+  """log p(x_g | z_{g,k}) [G*K] for images x [G, H, W, C] and K latents per image z1 [G*K, d_1]
+  (image-major), without repeating x K times. Bernoulli: x·l - Σ softplus(l), x·l from the decoder."""
+  g, n = x.shape[0], z1.shape[0]
+  if likelihood == "bernoulli":
+    logits, x_dot = model.apply({"params": params}, z1, x, method=ChainVAE.decode)
+    return x_dot - jnp.sum(bounds.softplus(logits.reshape(n, -1)), axis=-1)
+  mean = jax.nn.sigmoid(model.apply({"params": params}, z1, method=ChainVAE.decode).reshape(g, n // g, -1))
+  log_var = jnp.full_like(mean, 2 * jnp.log(decoder_std))
+  return bounds.gaussian_log_prob(x.reshape(g, 1, -1), mean, log_var).reshape(n)  # x broadcast over K
+
+
 def log_weights(model: ChainVAE, params, x, h1, eps, *, likelihood: str, decoder_std: float = 1.0):
-  """log w = log p(x, z) - log q(z | x) [N] for z drawn from noises eps (q's first layer h1 given)."""
-  zs, _, log_q = infer(model, params, x, eps, h1=h1)
-  log_px, log_pz, log_top = log_joint_parts(model, params, x, zs, likelihood, decoder_std)
-  return log_px + log_pz + log_top - log_q
+  """log w = log p(x, z) - log q(z | x) [G*K] for images x [G, H, W, C] and K samples per image
+  drawn from noises eps[l] [G*K, d_l] (image-major); h1 = q(z_1 | x)'s (μ, log σ²) [G, d_1]."""
+  k = eps[0].shape[0] // x.shape[0]
+  zs, _, log_q = infer(model, params, None, eps, h1=tuple(jnp.repeat(a, k, axis=0) for a in h1))
+  log_px = grouped_x_log_prob(model, params, x, zs[0], likelihood, decoder_std)
+  return log_px + lower_log_prob(model, params, zs) + bounds.standard_normal_log_prob(zs[-1]) - log_q
 
 
 def encode_mean(model: ChainVAE, params, x) -> jax.Array:
