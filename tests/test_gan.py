@@ -91,7 +91,7 @@ def test_subpixel_upsampling_contains_the_transposed_convolution():
   """A least-squares fit of the sub-pixel kernel reproduces a random 4x4 stride-2 transposed
   convolution exactly: the same function class, computed by an ordinary convolution."""
   x = jax.random.normal(jax.random.key(0), (6, 5, 5, 2))
-  tconv, sub = nets.Upsample(3, "transpose"), nets.Upsample(3, "subpixel")
+  tconv, sub = nets.Upsample(3, "transpose"), nets.Upsample(3, "subpixel", subpixel_kernel=3)
   target = tconv.apply(tconv.init(jax.random.key(1), x), x)  # [6, 10, 10, 3]
   p0 = sub.init(jax.random.key(2), x)
   flat, unravel = jax.flatten_util.ravel_pytree(p0)
@@ -105,6 +105,24 @@ def test_subpixel_upsampling_contains_the_transposed_convolution():
   design_r = jax.jacobian(lambda v: resize.apply(unravel_r(v), x).ravel())(jnp.zeros_like(flat_r))
   _, residual, *_ = np.linalg.lstsq(np.asarray(design_r, np.float64), np.asarray(target, np.float64).ravel(), rcond=None)
   assert float(residual[0]) > 1.0
+
+
+def test_the_2x2_subpixel_layer_is_a_transposed_convolution_weight_for_weight():
+  """Sub-pixel with a 2x2 kernel = the 4x4 stride-2 transposed convolution whose dilated input
+  is padded (3, 1): output phase a of tap t uses the 4x4 weight K[1 - a + 2t]."""
+  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))  # [B, h, w, C_in]
+  K = np.asarray(jax.random.normal(jax.random.key(1), (4, 4, 3, 2)))  # [kh, kw, C_in, C_out]
+  tconv = jax.lax.conv_general_dilated(x, K, (1, 1), [(3, 1), (3, 1)], lhs_dilation=(2, 2),
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))  # [2, 10, 12, 2]
+  W = np.zeros((2, 2, 3, 2, 2, 2), np.float32)  # [t, s, C_in, a, b, C_out]: phase (a, b) of channel block
+  for t, s, a, b in np.ndindex(2, 2, 2, 2):
+    W[t, s, :, a, b, :] = K[1 - a + 2 * t, 1 - b + 2 * s]
+  sub = nets.Upsample(2, "subpixel", subpixel_kernel=2)
+  params = {"params": {"Conv_0": {"kernel": jnp.asarray(W.reshape(2, 2, 3, 8)), "bias": jnp.zeros(8)}}}
+  assert jax.tree.map(jnp.shape, sub.init(jax.random.key(2), x)) == jax.tree.map(jnp.shape, params)
+  np.testing.assert_allclose(sub.apply(params, x), tconv, atol=1e-5)
+  with pytest.raises(ValueError, match="subpixel_kernel must be 2 or 3"):
+    nets.Upsample(2, "subpixel", subpixel_kernel=4).init(jax.random.key(0), x)
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (13, 11, 3)])

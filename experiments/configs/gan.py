@@ -42,6 +42,7 @@ def get_config(arg=None):
   config.net.batch_norm = False        # BatchNorm in G's hidden layers (DCGAN)
   config.net.discriminator_batch_norm = False  # BN in D's hidden layers but the first (not with WGAN-GP)
   config.net.upsample = "subpixel"     # conv G: "subpixel" | "transpose" | "resize" (gen_jax.gan.nets)
+  config.net.subpixel_kernel = 2       # 2: exactly a 4x4 stride-2 transposed conv; 3: a superset, 9/4 the work
   config.net.leak = 0.2                # LeakyReLU slope of D
   config.net.init_std = 0.0            # > 0: weights ~ N(0, std²) (DCGAN: 0.02); 0: Flax's LeCun normal
   config.net.num_classes = 0           # > 0: conditional GAN, labels embedded in both players

@@ -89,7 +89,8 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
 
   def generator(shape=None):
     return Generator(net.arch, tuple(shape or image.get()), tuple(net.generator_widths), net.batch_norm,
-                     net.upsample, net.num_classes, net.embed_dim, net.init_std, tuple(net.get("generator_dense", ())))
+                     net.upsample, net.num_classes, net.embed_dim, net.init_std, tuple(net.get("generator_dense", ())),
+                     net.get("subpixel_kernel", 3))
 
   def generate(g, stats, inputs: Inputs, *, train: bool):
     """(fakes [B, H, W, C] in [-1, 1], new batch stats); BN in batch mode when training."""

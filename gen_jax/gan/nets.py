@@ -9,11 +9,15 @@ Shapes come from the data (`shape` = (H, W, C)); grids that do not divide are cr
 
 Upsampling by 2 (`upsample`):
   "transpose"  a 4x4 stride-2 transposed convolution (DCGAN's).
-  "subpixel"   a 3x3 convolution to 4·C channels at the low resolution, then depth-to-space
-               (Shi et al. 2016). Each output phase of a 4x4 stride-2 transposed convolution
-               reads a 2x2 input neighbourhood, which the 3x3 kernel covers: the same function
-               class (a superset), computed by an ordinary convolution, which XLA's CPU backend
-               runs far faster than a transposed one (jax-ml/jax#23783).
+  "subpixel"   a k x k convolution to 4·C channels at the low resolution, then depth-to-space
+               (Shi et al. 2016): an ordinary convolution, which XLA's CPU backend runs far
+               faster than a transposed one (jax-ml/jax#23783). Each output phase of a 4x4
+               stride-2 transposed convolution reads a 2x2 input neighbourhood. k = 2 (padding
+               one row and column before): every phase reads inputs {m-1, m}, and the layer *is*
+               a 4x4 stride-2 transposed convolution, weight for weight (16·C_in·C_out of them,
+               the same products), with its output grid aligned half a step from "SAME"'s.
+               k = 3 ("SAME"): a superset that contains the SAME-aligned transposed
+               convolution, at 9/4 of its products.
   "resize"     nearest-neighbour x2, then a 3x3 convolution (Odena et al. 2016).
 """
 
@@ -42,13 +46,18 @@ class Upsample(nn.Module):
   features: int
   how: str = "subpixel"
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  subpixel_kernel: int = 3        # 2: exactly a 4x4 stride-2 transposed convolution; 3: a superset
 
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:  # [B, h, w, c] -> [B, 2h, 2w, features]
     if self.how == "transpose":
       return nn.ConvTranspose(self.features, (4, 4), strides=(2, 2), padding="SAME", kernel_init=self.kernel_init)(h)
     if self.how == "subpixel":
-      return depth_to_space(nn.Conv(4 * self.features, (3, 3), kernel_init=self.kernel_init)(h))
+      k = self.subpixel_kernel
+      if k not in (2, 3):
+        raise ValueError(f"net.subpixel_kernel must be 2 or 3, got {k}")
+      padding = ((1, 0), (1, 0)) if k == 2 else "SAME"
+      return depth_to_space(nn.Conv(4 * self.features, (k, k), padding=padding, kernel_init=self.kernel_init)(h))
     b, hh, ww, c = h.shape
     h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest")
     return nn.Conv(self.features, (3, 3), kernel_init=self.kernel_init)(h)
@@ -72,6 +81,7 @@ class Generator(nn.Module):
   embed_dim: int = 16
   init_std: float = 0.0
   dense: Sequence[int] = ()       # conv only: hidden Dense layers before the projection (InfoGAN: 1024)
+  subpixel_kernel: int = 3        # conv, "subpixel": 2 or 3 (Upsample)
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -91,8 +101,8 @@ class Generator(nn.Module):
     h0, w0 = math.ceil(height / factor), math.ceil(width / factor)
     h = act(nn.Dense(h0 * w0 * self.widths[0], kernel_init=kinit)(h).reshape(-1, h0, w0, self.widths[0]))  # BN per channel
     for w in self.widths[1:]:
-      h = act(Upsample(w, self.upsample, kinit)(h))  # [B, 2h, 2w, w]
-    h = Upsample(channels, self.upsample, kinit)(h)  # [B, H', W', C]
+      h = act(Upsample(w, self.upsample, kinit, self.subpixel_kernel)(h))  # [B, 2h, 2w, w]
+    h = Upsample(channels, self.upsample, kinit, self.subpixel_kernel)(h)  # [B, H', W', C]
     return jnp.tanh(h[:, :height, :width])  # [B, H, W, C]
 
 
