@@ -3,6 +3,7 @@
   gen-jax list
   gen-jax train MODEL --workdir DIR [--config NAME_OR_FILE] [--data-dir DIR] [--data SOURCE] [--config.KEY=VALUE ...]
   gen-jax sample --workdir DIR --num N --seed S [--labels L1,L2,...] --out FILE.npz
+                 [--sampler ddpm|ddim] [--steps S] [--eta η] [--guidance γ] [--config.sample.KEY=VALUE ...]
   gen-jax eval --workdir DIR [--judge DIR] [--num N] [--data-dir DIR] [--config.eval.KEY=VALUE ...]
 """
 
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
   sample.add_argument("--seed", type=int, required=True)
   sample.add_argument("--labels", default=None, help="comma-separated class labels (conditional models)")
   sample.add_argument("--out", required=True, help="FILE.npz (a FILE.png grid is written beside it)")
+  sample.add_argument("--sampler", choices=("ddpm", "ddim"), default=None, help="diffusion: ancestral or DDIM")
+  sample.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps S")
+  sample.add_argument("--eta", type=float, default=None, help="diffusion: DDIM η (0: deterministic)")
+  sample.add_argument("--guidance", type=float, default=None, help="diffusion: classifier-free guidance γ")
   evaluate = sub.add_parser("eval", help="evaluate a run; prints one JSON line, writes eval.json")
   evaluate.add_argument("--workdir", required=True)
   evaluate.add_argument("--judge", default=None, help="a trained classifier run that scores samples")
@@ -80,7 +85,7 @@ def _parse_labels(text: str | None, num: int):
   return np.resize(labels, num)  # cycles through the given labels
 
 
-def _sample(args) -> None:
+def _sample(args, overrides: list[str]) -> None:
   import jax
 
   from gen_jax import viz
@@ -89,7 +94,9 @@ def _sample(args) -> None:
   out = Path(args.out)
   if out.suffix != ".npz":
     raise ValueError(f"--out must end in .npz, got {out}")
-  _, family, state = restore_run(args.workdir)
+  flags = {"sampler": args.sampler, "steps": args.steps, "eta": args.eta, "guidance": args.guidance}
+  overrides = [*(f"sample.{k}={v}" for k, v in flags.items() if v is not None), *overrides]
+  _, family, state = restore_run(args.workdir, eval_overrides=overrides)  # unknown sample.* keys: a KeyError
   labels = _parse_labels(args.labels, args.num)
   samples = np.asarray(family.draw(state, jax.random.key(args.seed), args.num, labels=labels))
   arrays = {"images" if samples.ndim == 4 else "samples": samples}  # images uint8 [N, H, W, C]; points [N, D]
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
   args, rest = _parser().parse_known_args(argv)
   overrides = [a[len("--config."):] for a in rest if a.startswith("--config.")]
   unknown = [a for a in rest if not a.startswith("--config.")]
-  if unknown or (overrides and args.command not in ("train", "eval")):
+  if unknown or (overrides and args.command not in ("train", "eval", "sample")):
     _parser().error(f"unrecognized arguments: {' '.join(unknown or rest)}")
   try:
     if args.command == "list":
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
       _train(args, overrides)
     elif args.command == "sample":
-      _sample(args)
+      _sample(args, overrides)
     else:
       _eval(args, overrides)
   except (ValueError, KeyError, TypeError, FileNotFoundError, RuntimeError, FloatingPointError) as error:

@@ -26,9 +26,10 @@ RESUMABLE_KEYS = (
     "train.sample_every",
     "train.progress_bar",
 )
-# Whole blocks that may change on resume (and that `gen-jax eval --config.eval.KEY=...` may
-# override): evaluation settings never touch the trained state.
-RESUMABLE_PREFIXES = ("eval.",)
+# Whole blocks that may change on resume (and that `gen-jax eval|sample --config.eval.KEY=...`
+# / `--config.sample.KEY=...` may override): evaluation and sampling settings never touch the
+# trained state.
+RESUMABLE_PREFIXES = ("eval.", "sample.")
 
 
 def config_dir() -> Path:

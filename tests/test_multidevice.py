@@ -113,7 +113,7 @@ from gen_jax import config as config_lib, data, registry
 from gen_jax.train import loop, sharding
 
 out = {"devices": jax.device_count()}
-for name in ("vae", "hvae", "aae", "dcgan"):
+for name in ("vae", "hvae", "aae", "dcgan", "ddpm"):
   config = config_lib.override(config_lib.load(name, "tiny"), [f"data.data_dir={sys.argv[1]}", "data.batch_size=48"])
   batches = data.Batches(data.load(config.data)["train"], config.data.batch_size, seed=0)
   family, keys = registry.build(config), loop.run_keys(0)
@@ -127,6 +127,13 @@ for name in ("vae", "hvae", "aae", "dcgan"):
 
   one, eight = run(sharding.make_mesh(jax.devices()[:1])), run(sharding.make_mesh())
   out[name] = max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight)))
+
+# diffusion sampling split over 8 devices draws the same images as on 1 (sample i: fold_in(key, i))
+state = family.init(keys.init, batches.batch(0))
+draw = lambda mesh: family.draw(sharding.replicate(state, mesh), jax.random.key(5), 16, labels=np.arange(16) % 10)
+a, b = draw(sharding.make_mesh(jax.devices()[:1])), draw(sharding.make_mesh())
+out["ddpm_samples"] = int(np.max(np.abs(a.astype(int) - b.astype(int))))
+out["ddpm_samples_differing"] = float(np.mean(a != b))
 print(json.dumps(out))
 """
 
@@ -138,5 +145,6 @@ def test_latent_variable_models_and_gans_on_eight_devices_match_one(mnist_dir):
   assert proc.returncode == 0, proc.stderr[-3000:]
   out = json.loads(proc.stdout.strip().splitlines()[-1])
   assert out["devices"] == 8
-  for name in ("vae", "hvae", "aae", "dcgan"):  # dcgan: BatchNorm statistics of the global batch
+  for name in ("vae", "hvae", "aae", "dcgan", "ddpm"):  # dcgan: BatchNorm statistics of the global batch
     assert out[name] < 1e-5, (name, out[name])
+  assert out["ddpm_samples"] <= 1 and out["ddpm_samples_differing"] < 0.01, out  # up to float rounding

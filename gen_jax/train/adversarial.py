@@ -33,7 +33,7 @@ import jax
 import optax
 
 from gen_jax.train.state import TrainState
-from gen_jax.train.step import step_key
+from gen_jax.train.step import ema_update, step_key
 
 DISCRIMINATOR, GENERATOR = "discriminator", "generator"
 
@@ -97,7 +97,7 @@ def make_two_player_update(d_loss_fn: PlayerLoss, g_loss_fn: PlayerLoss,
     metrics = {"loss": g_loss, "d_loss": d_loss, "g_loss": g_loss, **d_metrics, **g_metrics}
     ema = state.ema_params
     if ema_decay > 0:
-      ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, g)
+      ema = ema_update(ema, g, ema_decay)
     new_state = state.replace(step=state.step + 1, params=players(d, g), opt_state=players(d_opt, g_opt),
                               batch_stats=stats, ema_params=ema)
     return new_state, metrics

@@ -147,7 +147,8 @@ def finish(family, state, splits, key, workdir: Path) -> dict:
 
 def restore_run(workdir: str | Path, *, data_dir: str | None = None, eval_overrides: list[str] = ()):
   """(config, family, state) of a run in `workdir`, from its latest checkpoint (checked).
-  `eval_overrides` ("eval.KEY=VALUE") change evaluation settings only."""
+  `eval_overrides` ("eval.KEY=VALUE", "sample.KEY=VALUE") change evaluation and sampling
+  settings only."""
   workdir = Path(workdir)
   if not (workdir / "config.json").is_file():
     raise FileNotFoundError(f"{workdir} is not a gen-jax run: it has no config.json")
@@ -156,7 +157,8 @@ def restore_run(workdir: str | Path, *, data_dir: str | None = None, eval_overri
     config.data.data_dir = str(data_dir)
   not_eval = [o for o in eval_overrides if not o.startswith(config_lib.RESUMABLE_PREFIXES)]
   if not_eval:
-    raise ValueError(f"eval accepts only --config.eval.KEY=VALUE overrides (evaluation settings), got {not_eval}")
+    raise ValueError(f"eval and sample accept only --config.eval.KEY=VALUE and --config.sample.KEY=VALUE "
+                     f"overrides (evaluation and sampling settings), got {not_eval}")
   config = config_lib.override(config, list(eval_overrides))
   family = registry.build(config)
   ckpt = checkpoint.Checkpointer(workdir, config, keep=config.train.keep_checkpoints)

@@ -29,8 +29,15 @@ def step_key(key: jax.Array, step: jax.Array, axis_name: str | None = None) -> j
   return key
 
 
-def make_update(loss_fn: LossFn, tx: optax.GradientTransformation, *, axis_name: str | None = None):
-  """One optimizer step on `loss_fn`, as a pure function `update(state, batch, key)`."""
+def ema_update(ema, params, decay: float):
+  """θ_ema <- β θ_ema + (1 - β) θ: the moving average that samples (every family's one EMA)."""
+  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def make_update(loss_fn: LossFn, tx: optax.GradientTransformation, *, axis_name: str | None = None,
+                ema_decay: float = 0.0):
+  """One optimizer step on `loss_fn`, as a pure function `update(state, batch, key)`; with
+  `ema_decay` = β > 0 also `state.ema_params` <- `ema_update(ema_params, params, β)`."""
 
   def update(state: TrainState, batch, key):
     key = step_key(key, state.step, axis_name)
@@ -42,8 +49,9 @@ def make_update(loss_fn: LossFn, tx: optax.GradientTransformation, *, axis_name:
       grads, metrics, batch_stats = jax.lax.pmean((grads, metrics, batch_stats), axis_name)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    ema = ema_update(state.ema_params, params, ema_decay) if ema_decay > 0 else state.ema_params
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                              batch_stats=batch_stats)
+                              batch_stats=batch_stats, ema_params=ema)
     return new_state, metrics
 
   return update
