@@ -118,3 +118,21 @@ def test_the_cli_samples_with_ddim_and_guidance(trained, tmp_path, capsys):
   assert saved["images"].shape == (10, 28, 28, 1) and saved["images"].dtype == np.uint8
   np.testing.assert_array_equal(saved["labels"], [0, 1] * 5)
   assert out.with_suffix(".png").is_file()
+
+
+def test_the_guidance_sweep_scores_each_scale_and_draws_the_png(trained, tiny_run, mnist_dir):
+  import importlib.util
+  from pathlib import Path
+
+  path = Path(__file__).resolve().parents[1] / "experiments" / "reproduce" / "guidance_sweep.py"
+  spec = importlib.util.spec_from_file_location("guidance_sweep", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  _, workdir, _, _, _ = trained
+  rows = module.sweep(str(workdir), str(tiny_run), [0.0, 3.0], num=20, sampler="ddim", steps=5, seed=0,
+                      data_dir=str(mnist_dir))
+  assert [r["guidance"] for r in rows] == [0.0, 3.0]
+  assert all(0.0 <= r["conditional_accuracy"] <= 1.0 and r["classifier_fid"] > 0 for r in rows)
+  assert rows[0]["classifier_fid"] != rows[1]["classifier_fid"]  # γ changes the samples
+  module.plot(rows, workdir / "sweep.png")
+  assert (workdir / "sweep.png").stat().st_size > 1000
