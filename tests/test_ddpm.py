@@ -79,15 +79,18 @@ def test_labels_are_dropped_per_sample_at_the_configured_rate(mnist_dir):
 
 
 def test_the_ema_follows_its_formula(mnist_dir):
+  """θ_ema <- β_t θ_ema + (1 - β_t) θ with the warm-up β_t = min(β, (1 + t)/(10 + t)), t = steps before."""
   config = ddpm_config(mnist_dir, "tiny", "train.ema_decay=0.75")
   family = registry.build(config)
   batch = {"image": np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32),
            "label": np.arange(8, dtype=np.int32)}
   state = family.init(jax.random.key(0), batch)
-  new, _ = jax.jit(family.update)(state, batch, jax.random.key(1))
-  expected = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p, state.ema_params, new.params)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), new.ema_params, expected)
-  assert not np.allclose(jax.tree.leaves(new.ema_params)[0], jax.tree.leaves(new.params)[0])
+  for step, beta in ((0, 0.1), (100, 0.75)):  # 1/10 at the first step; then β once (1 + t)/(10 + t) > β
+    before = state.replace(step=jnp.int32(step))
+    new, _ = jax.jit(family.update)(before, batch, jax.random.key(1))
+    expected = jax.tree.map(lambda e, p: beta * e + (1 - beta) * p, before.ema_params, new.params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), new.ema_params, expected)
+    assert not np.allclose(jax.tree.leaves(new.ema_params)[0], jax.tree.leaves(new.params)[0])
 
 
 def test_bad_labels_shapes_and_settings_are_clear_errors(trained, mnist_dir, tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -29,15 +30,21 @@ def step_key(key: jax.Array, step: jax.Array, axis_name: str | None = None) -> j
   return key
 
 
-def ema_update(ema, params, decay: float):
-  """θ_ema <- β θ_ema + (1 - β) θ: the moving average that samples (every family's one EMA)."""
+def ema_update(ema, params, decay: float, step=None):
+  """θ_ema <- β θ_ema + (1 - β) θ: the moving average that samples (every family's one EMA).
+  With `step` (the number of updates before this one) β warms up as min(β, (1 + step)/(10 + step))
+  (TensorFlow's ExponentialMovingAverage with num_updates): without it, after n steps the
+  average still holds β^n of the initialisation (13.5% after 2,000 steps at β = 0.999)."""
+  if step is not None:
+    t = jnp.asarray(step, jnp.float32)
+    decay = jnp.minimum(jnp.float32(decay), (1.0 + t) / (10.0 + t))
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
 
 
 def make_update(loss_fn: LossFn, tx: optax.GradientTransformation, *, axis_name: str | None = None,
                 ema_decay: float = 0.0):
   """One optimizer step on `loss_fn`, as a pure function `update(state, batch, key)`; with
-  `ema_decay` = β > 0 also `state.ema_params` <- `ema_update(ema_params, params, β)`."""
+  `ema_decay` = β > 0 also `state.ema_params` <- `ema_update(ema_params, params, β, step)` (warmed up)."""
 
   def update(state: TrainState, batch, key):
     key = step_key(key, state.step, axis_name)
@@ -49,7 +56,7 @@ def make_update(loss_fn: LossFn, tx: optax.GradientTransformation, *, axis_name:
       grads, metrics, batch_stats = jax.lax.pmean((grads, metrics, batch_stats), axis_name)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    ema = ema_update(state.ema_params, params, ema_decay) if ema_decay > 0 else state.ema_params
+    ema = ema_update(state.ema_params, params, ema_decay, state.step) if ema_decay > 0 else state.ema_params
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                               batch_stats=batch_stats, ema_params=ema)
     return new_state, metrics
