@@ -24,7 +24,7 @@ from gen_jax.diffusion import sampling
 from gen_jax.diffusion.schedules import make_schedule, q_sample
 from gen_jax.diffusion.vlb import vlb_terms
 from gen_jax.latent.bounds import bits_per_dim
-from gen_jax.nn.coders import ImageShape, check_images
+from gen_jax.nn.coders import ImageShape, check_images, check_labels
 from gen_jax.nn.unet import UNet
 from gen_jax.registry import Family, register
 from gen_jax.train import TrainState, make_optimizer, make_update, sharding
@@ -42,15 +42,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"diffusion.label_dropout must be in [0, 1), got {dc.label_dropout}")
   if config.data.scale != "symmetric":
     raise ValueError(f"diffusion models train on data.scale='symmetric' ([-1, 1]), got {config.data.scale!r}")
-
-
-def check_labels(labels, num: int, num_classes: int) -> np.ndarray:
-  labels = np.asarray(labels)
-  if labels.shape != (num,) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 \
-      or labels.max() >= num_classes:
-    raise ValueError(f"labels must be {num} integers in [0, {num_classes}), got shape {labels.shape} "
-                     f"with values in [{labels.min() if labels.size else '-'}, {labels.max() if labels.size else '-'}]")
-  return labels.astype(np.int32)
 
 
 @register("ddpm")
@@ -101,9 +92,10 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     return state.ema_params if ema_decay > 0 else state.params
 
   def eps_fn_for(params, stats, labels, guidance):
-    """ε̂(x_t, t): unconditional, or classifier-free guided with scale γ (one doubled batch)."""
-    if not conditional:
-      return lambda x, t: apply(params, stats, x, t, None)[0]
+    """ε̂(x_t, t): unconditional, conditional (γ = 1 in the config: one call), or classifier-free
+    guided with scale γ (one call on the doubled batch)."""
+    if not conditional or sc.guidance == 1.0:
+      return lambda x, t: apply(params, stats, x, t, labels if conditional else None)[0]
 
     def both(x, t):
       y = jnp.concatenate([labels, jnp.full_like(labels, null)])

@@ -32,7 +32,7 @@ from gen_jax.gan.codes import CodeSpec, Inputs
 from gen_jax.gan.figures import write_code_sweeps
 from gen_jax.gan.nets import ARCHS, CONDITIONINGS, UPSAMPLES, Discriminator, Generator
 from gen_jax.nn import ImageShape
-from gen_jax.nn.coders import check_images as check_image_batch
+from gen_jax.nn.coders import check_images as check_image_batch, check_labels
 from gen_jax.registry import Family, register
 from gen_jax.train import make_optimizer
 from gen_jax.train.adversarial import DISCRIMINATOR, GENERATOR, init_state, make_two_player_update
@@ -210,10 +210,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def sample(state, key, num, labels=None):
     """uint8 images [N, H, W, C]; sample i from fold_in(key, i); `labels` fix y or c_cat."""
     if labels is not None:
-      labels = np.asarray(labels, np.int32)
-      if labels.shape != (num,) or labels.min() < 0 or labels.max() >= spec.label_values:
-        raise ValueError(f"labels must be {num} integers in [0, {spec.label_values}), got {labels.shape} "
-                         f"values in [{labels.min()}, {labels.max()}]")
+      labels = check_labels(labels, num, spec.label_values)
     return viz.to_uint8(draw_images(sampler(state), state.batch_stats, key, int(num), labels))
 
   def report(state, train, workdir):

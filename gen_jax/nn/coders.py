@@ -128,6 +128,17 @@ def check_images(x, shape=None, *, model: str, pixels: str = "") -> None:
     raise ValueError(f"{model} expects images {want}{pixels}, got an array of shape {getattr(x, 'shape', None)}")
 
 
+def check_labels(labels, num: int, num_classes: int) -> np.ndarray:
+  """`labels` as int32 [num], or a clear ValueError unless they are num integers in [0, num_classes)."""
+  labels = np.asarray(labels)
+  if labels.shape != (num,) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 \
+      or labels.max() >= num_classes:
+    values = f"[{labels.min()}, {labels.max()}]" if labels.size else "none"
+    raise ValueError(f"labels must be {num} integers in [0, {num_classes}), got shape {labels.shape} "
+                     f"with values in {values}")
+  return labels.astype(np.int32)
+
+
 class ImageShape:
   """The image shape (H, W, C) a family's networks were built for, recorded from the example
   batch whenever `init` is traced (also under `jax.eval_shape`, which is how a run is restored),
