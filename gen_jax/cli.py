@@ -3,7 +3,8 @@
   gen-jax list
   gen-jax train MODEL --workdir DIR [--config NAME_OR_FILE] [--data-dir DIR] [--data SOURCE] [--config.KEY=VALUE ...]
   gen-jax sample --workdir DIR --num N --seed S [--labels L1,L2,...] --out FILE.npz
-                 [--sampler ddpm|ddim] [--steps S] [--eta η] [--guidance γ] [--config.sample.KEY=VALUE ...]
+                 [--sampler ddpm|ddim] [--steps S] [--eta η] [--guidance γ]
+                 [--classifier RUN --classifier-scale s] [--config.sample.KEY=VALUE ...]
   gen-jax eval --workdir DIR [--judge DIR] [--num N] [--data-dir DIR] [--config.eval.KEY=VALUE ...]
 """
 
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
   sample.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps S")
   sample.add_argument("--eta", type=float, default=None, help="diffusion: DDIM η (0: deterministic)")
   sample.add_argument("--guidance", type=float, default=None, help="diffusion: classifier-free guidance γ")
+  sample.add_argument("--classifier", default=None, help="diffusion: a noisy_classifier run for classifier guidance")
+  sample.add_argument("--classifier-scale", type=float, default=None, help="diffusion: classifier guidance scale s")
   evaluate = sub.add_parser("eval", help="evaluate a run; prints one JSON line, writes eval.json")
   evaluate.add_argument("--workdir", required=True)
   evaluate.add_argument("--judge", default=None, help="a trained classifier run that scores samples")
@@ -94,7 +97,8 @@ def _sample(args, overrides: list[str]) -> None:
   out = Path(args.out)
   if out.suffix != ".npz":
     raise ValueError(f"--out must end in .npz, got {out}")
-  flags = {"sampler": args.sampler, "steps": args.steps, "eta": args.eta, "guidance": args.guidance}
+  flags = {"sampler": args.sampler, "steps": args.steps, "eta": args.eta, "guidance": args.guidance,
+           "classifier_workdir": args.classifier, "classifier_scale": args.classifier_scale}
   overrides = [*(f"sample.{k}={v}" for k, v in flags.items() if v is not None), *overrides]
   _, family, state = restore_run(args.workdir, eval_overrides=overrides)  # unknown sample.* keys: a KeyError
   labels = _parse_labels(args.labels, args.num)

@@ -75,6 +75,8 @@ def get_config(arg=None):
   config.sample.clip_denoised = True   # clip x̂_0 to [-1, 1] at every step
   config.sample.guidance = 1.0         # classifier-free γ (1: plain conditional; conditional models)
   config.sample.batch_size = 500       # samples drawn at once
+  config.sample.classifier_workdir = ""  # a noisy_classifier run: classifier guidance ("" : none)
+  config.sample.classifier_scale = 1.0   # its scale s: ε̂ - s √(1-ᾱ_t) ∇ log p_φ(y | x_t, t)
 
   config.eval = ml_collections.ConfigDict()
   config.eval.num_examples = 500       # test images in the variational bound

@@ -15,6 +15,9 @@ DDIM (Song, Meng & Ermon 2021, eq. 12) over τ_S > ... > τ_1 > τ_0 = 0:
     σ = η √((1 - ᾱ_{τ'})/(1 - ᾱ_τ)) √(1 - ᾱ_τ/ᾱ_{τ'})   (η = 0: deterministic; η = 1: DDPM-like).
 Guidance (classifier-free, Ho & Salimans 2022): ε̂ = ε̂(x, ∅) + γ (ε̂(x, y) - ε̂(x, ∅));
 γ = 1 is the plain conditional model, γ = 0 the unconditional one.
+Classifier guidance (Dhariwal & Nichol 2021, Alg. 2): with a classifier p_φ(y | x_t, t) trained
+on noisy images, ε̂' = ε̂ - s √(1 - ᾱ_t) ∇_{x_t} log p_φ(y | x_t, t), the ε of the score
+∇ log p(x_t) + s ∇ log p_φ(y | x_t) (both samplers read ε̂').
 """
 
 from __future__ import annotations
@@ -92,3 +95,17 @@ def classifier_free(eps_cond_uncond: Callable[[jax.Array, jax.Array], tuple[jax.
     return eps_null + guidance * (eps_y - eps_null)
 
   return eps_fn
+
+
+def classifier_guided(eps_fn: EpsFn, log_p: Callable[[jax.Array, jax.Array], jax.Array], s: Schedule,
+                      scale) -> EpsFn:
+  """ε̂' = ε̂ - scale √(1 - ᾱ_t) ∇_x log p_φ(y | x_t, t), from `log_p(x [N, ...], t [N]) -> [N]`
+  (each sample's log-probability of its own label; samples do not interact, so the gradient of
+  the sum is each sample's own gradient)."""
+  grad = jax.grad(lambda x, t: jnp.sum(log_p(x, t)))
+
+  def eps_fn_guided(x, t):
+    sigma = s.sqrt_one_minus_alpha_bar[t].reshape((-1,) + (1,) * (x.ndim - 1))  # [N, 1, ...]
+    return eps_fn(x, t) - scale * sigma * grad(x, t)
+
+  return eps_fn_guided

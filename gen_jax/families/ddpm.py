@@ -6,7 +6,9 @@ example, x_t = q_sample(x_0, t, ε), loss = mean ||ε - ε_θ(x_t, t, y)||². Co
 `diffusion.label_dropout` (per sample, Ho & Salimans 2022), so one network learns ε_θ(x, y)
 and ε_θ(x, ∅). Sampling uses the EMA parameters (`train.ema_decay`); the sampler, its steps,
 η and the guidance scale γ are the `sample.*` settings (`gen-jax sample --sampler ddim
---steps 50 --guidance 3`). Evaluation: the variational bound in bits/dim (`gen_jax.diffusion.vlb`).
+--steps 50 --guidance 3`). Classifier guidance (Dhariwal & Nichol 2021) of any ddpm run, with a
+`noisy_classifier` run trained for its schedule: `gen-jax sample --classifier RUN
+--classifier-scale s` (sample.classifier_workdir, sample.classifier_scale). Evaluation: the variational bound in bits/dim (`gen_jax.diffusion.vlb`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gen_jax.data import batched_apply
 from gen_jax.diffusion import sampling
 from gen_jax.diffusion.schedules import make_schedule, q_sample
 from gen_jax.diffusion.vlb import vlb_terms
+from gen_jax.families.noisy_classifier import load_guide
 from gen_jax.latent.bounds import bits_per_dim
 from gen_jax.nn.coders import ImageShape, check_images, check_labels
 from gen_jax.nn.unet import UNet
@@ -91,6 +94,13 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def sampler_params(state):
     return state.ema_params if ema_decay > 0 else state.params
 
+  guide = {}  # the noisy classifier of classifier guidance: loaded at the first sample
+
+  def load():
+    if sc.get("classifier_workdir") and not guide:
+      guide["log_p"], guide["params"], guide["num_classes"] = load_guide(sc.classifier_workdir, dc, image.get())
+    return guide.get("params")
+
   def eps_fn_for(params, stats, labels, guidance):
     """ε̂(x_t, t): unconditional, conditional (γ = 1 in the config: one call), or classifier-free
     guided with scale γ (one call on the doubled batch)."""
@@ -104,25 +114,31 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
 
     return sampling.classifier_free(both, guidance)
 
-  def generate(params, stats, keys, labels, guidance, *, shape):
+  def generate(params, stats, keys, labels, guidance, guide_params, *, shape):
     """x_0 [N, H, W, C] in [-1, 1] for per-sample keys [N] (vmap-able over keys and γ)."""
     eps_fn = eps_fn_for(params, stats, labels, guidance)
+    if guide_params is not None:  # classifier guidance on top (of any of the above)
+      log_p = lambda x, t: guide["log_p"](guide_params, x, t, labels)
+      eps_fn = sampling.classifier_guided(eps_fn, log_p, schedule, sc.classifier_scale)
     if sc.sampler == "ddim":
       return sampling.ddim(eps_fn, schedule, keys, shape, steps=sc.steps, eta=sc.eta, clip=sc.clip_denoised)
     return sampling.ancestral(eps_fn, schedule, keys, shape, variance=sc.variance, clip=sc.clip_denoised)
 
   @functools.partial(jax.jit, static_argnames="shape")
-  def draw_chunk(params, stats, key, index, labels, guidance, *, shape):
+  def draw_chunk(params, stats, key, index, labels, guidance, guide_params, *, shape):
     keys = jax.vmap(jax.random.fold_in, (None, 0))(key, index)  # sample i: fold_in(key, i)
-    return generate(params, stats, keys, labels, guidance, shape=shape)
+    return generate(params, stats, keys, labels, guidance, guide_params, shape=shape)
 
   def sample(state, key, num, labels=None):
     """uint8 images [N, H, W, C]; sample i depends on (key, i, label i, γ) only. The samples of a
     chunk are split over the devices the state is replicated on (its mesh's `data` axis)."""
-    num = int(num)
-    if conditional:
-      labels = np.arange(num) % net.num_classes if labels is None else labels
-      labels = check_labels(labels, num, net.num_classes)
+    num, guide_params = int(num), load()
+    if conditional or guide_params is not None:
+      classes = net.num_classes if conditional else guide["num_classes"]
+      if guide_params is not None and conditional and guide["num_classes"] != classes:
+        raise ValueError(f"the noisy classifier has {guide['num_classes']} classes, the diffusion model {classes}")
+      labels = np.arange(num) % classes if labels is None else labels
+      labels = check_labels(labels, num, classes)
     arrays = {"index": np.arange(num, dtype=np.int32), "label": np.zeros(num, np.int32) if labels is None else labels}
     params, guidance, chunk = sampler_params(state), jnp.float32(sc.guidance), min(num, sc.batch_size)
     mesh = getattr(jax.tree.leaves(params)[0].sharding, "mesh", None)
@@ -130,7 +146,8 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
 
     def draw(c):
       c = place(c)
-      return draw_chunk(params, state.batch_stats, key, c["index"], c["label"], guidance, shape=image.get())
+      return draw_chunk(params, state.batch_stats, key, c["index"], c["label"], guidance, guide_params,
+                        shape=image.get())
 
     return viz.to_uint8((np.asarray(batched_apply(draw, arrays, chunk)) + 1.0) / 2.0)
 
@@ -156,5 +173,6 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
             "test_vlb_prior": parts["prior"], "test_vlb_diffusion": parts["diffusion"],
             "test_vlb_decoder": parts["decoder"], "num_examples": n}
 
-  return Family(name="ddpm", init=init, evaluate=evaluate, sample=sample, conditional=conditional,
+  return Family(name="ddpm", init=init, evaluate=evaluate, sample=sample,
+                conditional=conditional or bool(sc.get("classifier_workdir")),
                 update=make_update(loss_fn, tx, axis_name=axis_name, ema_decay=ema_decay))
