@@ -105,3 +105,12 @@ def test_a_classifier_for_another_schedule_or_not_a_noisy_classifier_is_refused(
     family.draw(state, jax.random.key(0), 2)
   with pytest.raises(ValueError, match="reads 1-channel images"):
     load_guide(root / "guide", config.diffusion, (28, 28, 3))
+
+
+def test_a_guided_sample_depends_only_on_its_seed_and_index(runs):
+  root, _ = runs
+  _, family, state = guided(root, 5.0)
+  one = np.asarray(family.draw(state, jax.random.key(9), 1, labels=np.array([3]))).astype(np.int16)
+  seven = np.asarray(family.draw(state, jax.random.key(9), 7, labels=np.full(7, 3))).astype(np.int16)
+  diff = np.abs(one[0] - seven[0])
+  assert diff.max() <= 1 and np.mean(diff > 0) < 0.01, (diff.max(), np.mean(diff > 0))

@@ -69,6 +69,14 @@ def make_schedule(kind: str, T: int, **kwargs) -> Schedule:
                   posterior_var=as32(post), posterior_c0=as32(c0), posterior_ct=as32(ct))
 
 
+SCHEDULE_KEYS = ("num_steps", "schedule", "beta_1", "beta_T")  # the config.diffusion keys that fix q
+
+
+def schedule_from_config(dc) -> Schedule:
+  """The schedule of a `config.diffusion` block (the ddpm family and its noisy classifier share it)."""
+  return make_schedule(dc.schedule, dc.num_steps, beta_1=dc.beta_1, beta_T=dc.beta_T)
+
+
 def _per_example(a: jax.Array, t: jax.Array, ndim: int) -> jax.Array:
   """a[t] for t [B], shaped [B, 1, ..., 1] to broadcast against [B, H, W, C]."""
   return a[t].reshape(t.shape + (1,) * (ndim - t.ndim))

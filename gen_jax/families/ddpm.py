@@ -23,7 +23,7 @@ import numpy as np
 from gen_jax import viz
 from gen_jax.data import batched_apply
 from gen_jax.diffusion import sampling
-from gen_jax.diffusion.schedules import make_schedule, q_sample
+from gen_jax.diffusion.schedules import q_sample, schedule_from_config
 from gen_jax.diffusion.vlb import vlb_terms
 from gen_jax.families.noisy_classifier import load_guide
 from gen_jax.latent.bounds import bits_per_dim
@@ -51,7 +51,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
   check_config(config)
   net, dc, sc, ev = config.net, config.diffusion, config.sample, config.eval
-  schedule = make_schedule(dc.schedule, dc.num_steps, beta_1=dc.beta_1, beta_T=dc.beta_T)
+  schedule = schedule_from_config(dc)
   unet = UNet(tuple(net.widths), net.bottom_width, net.time_dim, net.num_classes, net.norm, net.inject)
   conditional, null, batch_norm = net.num_classes > 0, net.num_classes, net.norm == "batch"
   tx, ema_decay, image = make_optimizer(config.optimizer), config.train.ema_decay, ImageShape()
@@ -99,6 +99,9 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   def load():
     if sc.get("classifier_workdir") and not guide:
       guide["log_p"], guide["params"], guide["num_classes"] = load_guide(sc.classifier_workdir, dc, image.get())
+      if conditional and guide["num_classes"] != net.num_classes:
+        raise ValueError(f"the noisy classifier has {guide['num_classes']} classes, the diffusion model "
+                         f"{net.num_classes}")
     return guide.get("params")
 
   def eps_fn_for(params, stats, labels, guidance):
@@ -135,8 +138,6 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     num, guide_params = int(num), load()
     if conditional or guide_params is not None:
       classes = net.num_classes if conditional else guide["num_classes"]
-      if guide_params is not None and conditional and guide["num_classes"] != classes:
-        raise ValueError(f"the noisy classifier has {guide['num_classes']} classes, the diffusion model {classes}")
       labels = np.arange(num) % classes if labels is None else labels
       labels = check_labels(labels, num, classes)
     arrays = {"index": np.arange(num, dtype=np.int32), "label": np.zeros(num, np.int32) if labels is None else labels}

@@ -18,28 +18,20 @@ import numpy as np
 import optax
 
 from gen_jax.data import batched_apply
-from gen_jax.diffusion.schedules import make_schedule, q_sample
+from gen_jax.diffusion.schedules import SCHEDULE_KEYS, q_sample, schedule_from_config
 from gen_jax.nn.coders import check_images, check_labels
 from gen_jax.nn.unet import NoisyClassifier
 from gen_jax.registry import Family, register
 from gen_jax.train import TrainState, make_optimizer, make_update
-
-SCHEDULE_KEYS = ("num_steps", "schedule", "beta_1", "beta_T")
-
 
 def make_model(config: ml_collections.ConfigDict) -> NoisyClassifier:
   net = config.net
   return NoisyClassifier(net.num_classes, tuple(net.widths), net.bottom_width, net.time_dim)
 
 
-def make_diffusion_schedule(config: ml_collections.ConfigDict):
-  dc = config.diffusion
-  return make_schedule(dc.schedule, dc.num_steps, beta_1=dc.beta_1, beta_T=dc.beta_T)
-
-
 @register("noisy_classifier")
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
-  model, tx, schedule = make_model(config), make_optimizer(config.optimizer), make_diffusion_schedule(config)
+  model, tx, schedule = make_model(config), make_optimizer(config.optimizer), schedule_from_config(config.diffusion)
   T, classes = config.diffusion.num_steps, config.net.num_classes
 
   def init(key, example):
