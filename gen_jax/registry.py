@@ -18,7 +18,7 @@ from gen_jax import precision
 _FAMILY_MODULES = ("gen_jax.families.classifier", "gen_jax.families.gaussian", "gen_jax.families.gmm",
                    "gen_jax.families.autoencoder", "gen_jax.families.vae", "gen_jax.families.aae",
                    "gen_jax.families.gan", "gen_jax.families.ddpm",
-                   "gen_jax.families.noisy_classifier")
+                   "gen_jax.families.noisy_classifier", "gen_jax.families.autoregressive")
 
 _BUILDERS: dict[str, Callable[..., "Family"]] = {}
 
