@@ -25,7 +25,8 @@ MODELS = {  # name: (model, config overrides) for D = 6 pixels
     "nade_order_agnostic": ("nade", ["net.hidden=5", "net.order_agnostic=True"]),
     "made_one_mask": ("made", ["net.widths=(7,)", "net.num_masks=1", "eval.num_masks=1",
                                "net.order_agnostic=False"]),
-    "made_deep_4_masks": ("made", ["net.widths=(9, 8)", "net.num_masks=4", "eval.num_masks=4"]),
+    "made_deep_4_masks": ("made", ["net.widths=(9, 8)", "net.num_masks=4", "eval.num_masks=4",
+                                   "net.order_agnostic=True"]),
     "made_no_hidden": ("made", ["net.widths=()", "net.num_masks=2", "eval.num_masks=2"]),
 }
 D = 6
@@ -101,7 +102,7 @@ def test_samples_follow_the_models_probabilities(case):
   codes = (x * 2 ** np.arange(D)[::-1]).sum(1).astype(int)  # index into ALL_X (itertools order)
   empirical = np.bincount(codes, minlength=2 ** D) / len(x)
   if case.startswith("made"):  # the sampler uses mask 0 alone
-    p = np.exp(np.asarray(made.make(small("made", "net.widths=(9, 8)", "net.num_masks=4", "eval.num_masks=1"),
+    p = np.exp(np.asarray(made.make(small("made", *MODELS[case][1], "eval.num_masks=1"),
                                     D).test_log_prob(params, ALL_X)))
   else:
     p = np.exp(np.asarray(model.test_log_prob(params, ALL_X)))
