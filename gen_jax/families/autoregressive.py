@@ -64,11 +64,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
 
   def evaluate(state, split, key):
     del key  # the likelihood is exact
-    x = np.asarray(split["image"])
-    if x.shape[1:] != image_shape.get():
-      raise ValueError(f"test images have shape {x.shape[1:]}, the model was built for {image_shape.get()}")
-    limit = ev.get("num_examples", -1)
-    x = x[:limit] if limit and limit > 0 else x
+    x = image_shape.test_images(split["image"], ev.get("num_examples", -1))
     bits = fixed_binarized(x, seed=ev.binarization_seed).reshape(len(x), -1)
     nll = np.asarray(batched_apply(lambda c: test_nll(state.params, c["x"]), {"x": bits}, ev.batch_size), np.float64)
     return {"test_nll": float(nll.mean()), "test_bits_per_dim": float(nll.mean() / (bits.shape[1] * math.log(2))),

@@ -96,11 +96,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     return bounds.iwae_bounds(log_w, keys, k=ev.iwae_k, chunk=min(ev.iwae_chunk, ev.iwae_k))
 
   def test_inputs(split):
-    x = np.asarray(split["image"])
-    if x.shape[1:] != image_shape.get():
-      raise ValueError(f"test images have shape {x.shape[1:]}, the model was built for {image_shape.get()}")
-    limit = ev.get("num_examples", -1)
-    x = x[:limit] if limit and limit > 0 else x
+    x = image_shape.test_images(split["image"], ev.get("num_examples", -1))
     return fixed_binarized(x, seed=ev.binarization_seed) if likelihood == "bernoulli" else x
 
   def evaluate(state, split, key):

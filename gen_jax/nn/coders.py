@@ -158,6 +158,14 @@ class ImageShape:
       raise RuntimeError("the image shape is not known yet: init (or restore) the state first")
     return self.shape
 
+  def test_images(self, images, limit: int = -1) -> np.ndarray:
+    """The first `limit` (all if <= 0) test images, or a clear ValueError unless they have the
+    shape the model was built for."""
+    x = np.asarray(images)
+    if x.shape[1:] != self.get():
+      raise ValueError(f"test images have shape {x.shape[1:]}, the model was built for {self.get()}")
+    return x[:limit] if limit and limit > 0 else x
+
 
 def to_uint8(images) -> np.ndarray:
   """[0, 1] floats -> uint8 [N, H, W, C]."""
