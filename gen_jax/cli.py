@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
   sample.add_argument("--seed", type=int, required=True)
   sample.add_argument("--labels", default=None, help="comma-separated class labels (conditional models)")
   sample.add_argument("--out", required=True, help="FILE.npz (a FILE.png grid is written beside it)")
-  sample.add_argument("--sampler", choices=("ddpm", "ddim"), default=None, help="diffusion: ancestral or DDIM")
+  sample.add_argument("--sampler", choices=("ddpm", "ddim", "full", "cached"), default=None,
+                      help="diffusion: ancestral or DDIM; gated PixelCNN: the row cache or the full network per pixel")
   sample.add_argument("--steps", type=int, default=None, help="diffusion: DDIM steps S")
   sample.add_argument("--eta", type=float, default=None, help="diffusion: DDIM η (0: deterministic)")
   sample.add_argument("--guidance", type=float, default=None, help="diffusion: classifier-free guidance γ")

@@ -20,7 +20,7 @@ def small(model, *overrides):
   return config_lib.override(config_lib.load(model, "tiny"), list(overrides))
 
 
-MODELS = {  # name: (model, config overrides) for D = 6 pixels
+MODELS = {  # name: (model, config overrides) for D = 10 pixels
     "nade": ("nade", ["net.hidden=5"]),
     "nade_order_agnostic": ("nade", ["net.hidden=5", "net.order_agnostic=True"]),
     "made_one_mask": ("made", ["net.widths=(7,)", "net.num_masks=1", "eval.num_masks=1",
@@ -29,13 +29,13 @@ MODELS = {  # name: (model, config overrides) for D = 6 pixels
                                    "net.order_agnostic=True"]),
     "made_no_hidden": ("made", ["net.widths=()", "net.num_masks=2", "eval.num_masks=2"]),
 }
-D = 6
-ALL_X = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=D)), jnp.float32)  # [64, D]: every image
+D = 10
+ALL_X = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=D)), jnp.float32)  # [1024, D]: every image
 
 
 def built(case, seed=0):
   name, overrides = MODELS[case]
-  model = {"nade": nade.make, "made": made.make}[name](small(name, *overrides), D)
+  model = {"nade": nade.make, "made": made.make}[name](small(name, *overrides), (1, D, 1))
   params = model.init(jax.random.key(seed), ALL_X[:1])
   # larger weights than at initialisation, so that the conditionals are far from 1/2
   return model, jax.tree.map(lambda p: 3.0 * p + 0.3 * jax.random.normal(jax.random.key(seed + 1), p.shape), params)
@@ -103,13 +103,13 @@ def test_samples_follow_the_models_probabilities(case):
   empirical = np.bincount(codes, minlength=2 ** D) / len(x)
   if case.startswith("made"):  # the sampler uses mask 0 alone
     p = np.exp(np.asarray(made.make(small("made", *MODELS[case][1], "eval.num_masks=1"),
-                                    D).test_log_prob(params, ALL_X)))
+                                    (1, D, 1)).test_log_prob(params, ALL_X)))
   else:
     p = np.exp(np.asarray(model.test_log_prob(params, ALL_X)))
   assert np.abs(empirical - p).max() < 4 * np.sqrt(p.max() / len(x)) + 1e-3, np.abs(empirical - p).max()
 
 
-@pytest.fixture(scope="module", params=["nade", "made"])
+@pytest.fixture(scope="module", params=["nade", "made", "pixelcnn", "gated_pixelcnn"])
 def trained(request, mnist_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp(request.param)
   config = small(request.param, f"data.data_dir={mnist_dir}")

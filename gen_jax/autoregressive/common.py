@@ -20,12 +20,19 @@ class BinaryAutoregressive:
   train_log_prob(params, x [B, D], *, key) -> [B]   log p(x) under the ordering/mask `key` picks
   test_log_prob(params, x [B, D]) -> [B]            the exact log-likelihood that is reported
   sample(params, u [N, D]) -> x [N, D]              pixel d of sample n is u[n, d] < p(x_d = 1 | ...)
+  Optional: logits(params, x [B, D]) -> [B, D], the conditionals' logits; sample_step(params, x, u, d) -> x, one network pass that draws pixel d (what a
+  Python loop of D jitted calls runs), and sample_cached(params, u), a cheaper sampler with the
+  same result. A conditional model takes `labels` [B] (int) as a keyword in all of them.
   """
 
   init: Callable[..., dict]
   train_log_prob: Callable[..., jax.Array]
   test_log_prob: Callable[..., jax.Array]
   sample: Callable[..., jax.Array]
+  logits: Callable[..., jax.Array] | None = None
+  sample_step: Callable[..., jax.Array] | None = None
+  sample_cached: Callable[..., jax.Array] | None = None
+  conditional: bool = False
 
 
 def check_positive(**values) -> None:

@@ -63,7 +63,8 @@ class MADE(nn.Module):
     return MaskedDense(self.num_inputs)(h, layer_masks[-1])
 
 
-def make(config: ml_collections.ConfigDict, num_inputs: int) -> BinaryAutoregressive:
+def make(config: ml_collections.ConfigDict, shape: tuple[int, ...]) -> BinaryAutoregressive:
+  num_inputs = math.prod(shape)  # D: the pixels, in raster order
   net = config.net
   widths = tuple(net.widths)
   if widths:

@@ -11,6 +11,8 @@ With `net.order_agnostic` every training example takes its own random ordering o
 
 from __future__ import annotations
 
+import math
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -66,7 +68,8 @@ class NADE(nn.Module):
     return x.T
 
 
-def make(config: ml_collections.ConfigDict, num_inputs: int) -> BinaryAutoregressive:
+def make(config: ml_collections.ConfigDict, shape: tuple[int, ...]) -> BinaryAutoregressive:
+  num_inputs = math.prod(shape)  # D: the pixels, in raster order
   check_positive(**{"net.hidden": config.net.hidden})
   model, order_agnostic = NADE(num_inputs, config.net.hidden), bool(config.net.order_agnostic)
   logits = lambda params, x, order=None: model.apply({"params": params}, x, order)
