@@ -171,8 +171,7 @@ class GatedPixelCNN(nn.Module):
 
 def make(config: ml_collections.ConfigDict, shape: tuple[int, int, int], *, gated: bool) -> BinaryAutoregressive:
   """The model of `config.net` for images of `shape` (H, W, C), on flat pixels x [B, D = H·W·C]."""
-  net, (H, W, C) = config.net, shape
-  D, num_classes = H * W * C, int(net.get("num_classes", 0))
+  net, C, num_classes = config.net, shape[-1], int(config.net.get("num_classes", 0))
   depth = {"net.num_layers": net.num_layers} if gated else {}
   check_positive(**{"net.features": net.features, "net.first_kernel": net.first_kernel,
                     "net.kernel": net.kernel, "net.out_features": net.out_features}, **depth)
@@ -184,6 +183,16 @@ def make(config: ml_collections.ConfigDict, shape: tuple[int, int, int], *, gate
       raise ValueError(f"PixelCNN needs an even net.features, net.num_blocks >= 0 and no labels, got "
                        f"{net.features}, {net.num_blocks}, num_classes={num_classes}")
     model = PixelCNN(C, net.features, net.num_blocks, net.first_kernel, net.kernel, net.out_features)
+  return image_model(model, shape, conditional=bool(num_classes), row_cache=gated)
+
+
+def image_model(model: nn.Module, shape: tuple[int, int, int], *, conditional: bool,
+                row_cache: bool = False) -> BinaryAutoregressive:
+  """The model functions of a network `model.apply(variables, x [B, H, W, C], labels)` -> logits
+  [B, H, W, C] whose logit (i, j, c) sees only earlier pixels; `row_cache`: it also has the
+  gated model's `vertical` and `horizontal` methods."""
+  H, W, C = shape
+  D = H * W * C
   images = lambda x: x.reshape(x.shape[0], H, W, C)
   apply = lambda params, *args, **kw: model.apply({"params": params}, *args, **kw)
   logits = lambda params, x, labels=None: apply(params, images(x), labels).reshape(x.shape[0], D)
@@ -223,4 +232,4 @@ def make(config: ml_collections.ConfigDict, shape: tuple[int, int, int], *, gate
       init=lambda key, x, labels=None: model.init({"params": key}, images(x), labels)["params"],
       train_log_prob=lambda params, x, *, key, labels=None: log_prob(params, x, labels),
       test_log_prob=log_prob, sample=sample, logits=logits, sample_step=sample_step,
-      sample_cached=sample_cached if gated else None, conditional=bool(num_classes))
+      sample_cached=sample_cached if row_cache else None, conditional=conditional)

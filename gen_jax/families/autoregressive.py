@@ -1,4 +1,4 @@
-"""Autoregressive families of binary images ("nade", "made", "pixelcnn", "gated_pixelcnn") on the engine.
+"""Autoregressive families of binary images (nade, made, pixelcnn, gated_pixelcnn, pixelrnn) on the engine.
 
 Training maximises the exact log-likelihood log p(x) = Σ_d log p(x_d | x_<d) of dynamically
 binarized images (every pixel ~ Bernoulli(grey level), drawn afresh at each step from the step
@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 
 from gen_jax import viz
-from gen_jax.autoregressive import made, nade, pixelcnn
+from gen_jax.autoregressive import made, nade, pixelcnn, pixelrnn
 from gen_jax.data import batched_apply, binarize, fixed_binarized
 from gen_jax.nn.coders import ImageShape, check_images, check_labels
 from gen_jax.registry import Family, register
@@ -30,7 +30,7 @@ from gen_jax.train import TrainState, make_optimizer, make_update
 # model name -> make(config, (H, W, C)) -> BinaryAutoregressive
 MODELS = {"nade": nade.make, "made": made.make,
           "pixelcnn": functools.partial(pixelcnn.make, gated=False),
-          "gated_pixelcnn": functools.partial(pixelcnn.make, gated=True)}
+          "gated_pixelcnn": functools.partial(pixelcnn.make, gated=True), "pixelrnn": pixelrnn.make}
 
 
 def uniforms(key: jax.Array, num: int, num_inputs: int) -> jax.Array:
@@ -43,6 +43,7 @@ def uniforms(key: jax.Array, num: int, num_inputs: int) -> jax.Array:
 @register("made")
 @register("pixelcnn")
 @register("gated_pixelcnn")
+@register("pixelrnn")
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
   make_model, ev = MODELS[config.model], config.eval
   if config.data.binarize not in ("dynamic", "none"):

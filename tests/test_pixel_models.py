@@ -1,6 +1,7 @@
-"""PixelCNN and the gated PixelCNN: masks that never leak, the plain model's blind spot and the
-gated model's full field, exact normalisation, compiled = step-by-step = cached sampling,
-samples independent of batch size, bad settings."""
+"""PixelCNN, the gated PixelCNN and PixelRNN (Row LSTM, Diagonal BiLSTM): masks that never leak,
+the plain model's blind spot against the full field of the gated model and the Diagonal BiLSTM,
+exact normalisation, compiled = step-by-step = cached sampling, samples independent of batch
+size, bad settings."""
 
 import itertools
 
@@ -12,20 +13,22 @@ import pytest
 from gen_jax import config as config_lib
 from gen_jax import registry
 from gen_jax.autoregressive import pixelcnn
-from gen_jax.families.autoregressive import uniforms
+from gen_jax.families.autoregressive import MODELS, uniforms
 
-NET = ["net.features=8", "net.num_blocks=2", "net.num_layers=4", "net.first_kernel=3", "net.out_features=8"]
-CASES = {  # name: (gated, config overrides)
-    "pixelcnn": (False, []),
-    "gated": (True, ["net.num_classes=0"]),
-    "gated_conditional": (True, ["net.num_classes=3"]),
+CNN = ["net.features=8", "net.num_blocks=2", "net.num_layers=4", "net.first_kernel=3", "net.out_features=8"]
+RNN = ["net.units=6", "net.num_layers=2", "net.first_kernel=3", "net.out_features=8"]
+CASES = {  # name: (family, config overrides)
+    "pixelcnn": ("pixelcnn", CNN),
+    "gated": ("gated_pixelcnn", CNN + ["net.num_classes=0"]),
+    "gated_conditional": ("gated_pixelcnn", CNN + ["net.num_classes=3"]),
+    "row_lstm": ("pixelrnn", RNN + ["net.layer=row_lstm"]),
+    "diagonal_bilstm": ("pixelrnn", RNN + ["net.layer=diagonal_bilstm"]),
 }
 
 
 def built(case, shape, seed=0, sharpen=True):
-  gated, overrides = CASES[case]
-  config = config_lib.override(config_lib.load("gated_pixelcnn" if gated else "pixelcnn", "tiny"), NET + overrides)
-  model = pixelcnn.make(config, shape, gated=gated)
+  family, overrides = CASES[case]
+  model = MODELS[family](config_lib.override(config_lib.load(family, "tiny"), overrides), shape)
   labels = jnp.asarray([1]) if model.conditional else None
   params = model.init(jax.random.key(seed), jnp.zeros((1, int(np.prod(shape)))), **kw(model, labels))
   if not sharpen:
@@ -39,10 +42,12 @@ def kw(model, labels):
 
 
 def dependence(model, params, shape):
-  """|∂ logit_d / ∂ x_j| [D, D] at a random binary image (d, j in raster-then-channel order)."""
+  """Σ |∂ logit_d / ∂ x_j| [D, D] over 3 random binary images (d, j in raster-then-channel
+  order); 3, so that a ReLU that happens to be shut at one image hides nothing."""
   D = int(np.prod(shape))
-  x = jax.random.bernoulli(jax.random.key(7), 0.5, (D,)).astype(jnp.float32)
-  return np.abs(np.asarray(jax.jacrev(lambda z: model.logits(params, z[None], **kw(model, jnp.asarray([2])))[0])(x)))
+  jacobian = jax.jacrev(lambda z: model.logits(params, z[None], **kw(model, jnp.asarray([2])))[0])
+  xs = jax.random.bernoulli(jax.random.key(7), 0.5, (3, D)).astype(jnp.float32)
+  return sum(np.abs(np.asarray(jacobian(x))) for x in xs)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -55,15 +60,17 @@ def test_no_logit_sees_its_own_or_a_later_pixel(case, shape):
   assert np.count_nonzero(J[~later]) > (~later).sum() // 2  # and it does see most earlier pixels
 
 
-def test_the_plain_model_has_a_blind_spot_the_gated_model_has_none():
+@pytest.mark.parametrize("full_field", ["gated", "diagonal_bilstm"])
+def test_the_plain_model_has_a_blind_spot_the_gated_model_and_the_diagonal_bilstm_none(full_field):
   H, W = 4, 5
   pixel = lambda i, j: i * W + j
-  plain, gated = (dependence(*built(case, (H, W, 1)), (H, W, 1)) for case in ("pixelcnn", "gated"))
+  plain, gated = (dependence(*built(case, (H, W, 1)), (H, W, 1)) for case in ("pixelcnn", full_field))
   # stacked 3×3 mask-B layers never reach two columns right of the pixel above: (1, 3) for (2, 1)
   assert plain[pixel(2, 1), pixel(1, 3)] == 0.0 and plain[pixel(2, 1), pixel(1, 2)] > 0.0
   blind = [(d, j) for d in range(H * W) for j in range(d) if plain[d, j] == 0.0]
   assert len(blind) > 10
-  # the gated model's vertical stack covers every row above, its horizontal stack the row's left
+  # the gated model's vertical stack covers every row above, its horizontal stack the row's left;
+  # the Diagonal BiLSTM's two diagonal scans cover the same
   earlier = np.tril(np.ones_like(gated, bool), -1)
   assert np.all(gated[earlier] > 0.0), [(d, j) for d, j in np.argwhere(earlier & (gated == 0))]
 
@@ -80,7 +87,17 @@ def test_probabilities_of_all_2_to_the_10_images_sum_to_one(case, shape):
     assert float(jnp.max(p)) > 10 / 2 ** 10  # far from uniform
 
 
-@pytest.mark.parametrize("case", ["pixelcnn", "gated_conditional"])
+def test_the_row_lstm_sees_a_triangle_above_the_pixel():
+  H, W = 4, 5
+  J = dependence(*built("row_lstm", (H, W, 1)), (H, W, 1))
+  pixel = lambda i, j: i * W + j
+  # one column further right per row up (the width-3 K_ss), none of the row above beyond j + 1
+  for row, last in ((2, 1), (1, 2), (0, 3)):
+    assert J[pixel(3, 0), pixel(row, last)] > 0 and np.all(J[pixel(3, 0), pixel(row, last + 1):pixel(row + 1, 0)] == 0)
+  assert J[pixel(3, 2), pixel(3, 1)] > 0 and J[pixel(3, 2), pixel(0, 4)] > 0
+
+
+@pytest.mark.parametrize("case", ["pixelcnn", "gated_conditional", "row_lstm"])
 def test_compiled_sampling_equals_step_by_step_and_the_row_cache(case):
   shape = (4, 5, 2)
   model, params = built(case, shape)
@@ -96,7 +113,7 @@ def test_compiled_sampling_equals_step_by_step_and_the_row_cache(case):
   if model.sample_cached is not None:
     np.testing.assert_array_equal(jax.jit(model.sample_cached)(params, u, **kw(model, labels)), compiled)
   else:
-    assert case == "pixelcnn"
+    assert case in ("pixelcnn", "row_lstm")
 
 
 def test_sample_i_is_the_same_at_batch_sizes_1_and_16():
@@ -125,10 +142,12 @@ def small(model, *overrides):
 @pytest.mark.parametrize("model, override, message", [
     ("pixelcnn", "net.features=7", "PixelCNN needs an even net.features"),
     ("pixelcnn", "net.num_classes=10", "and no labels"),
-    ("pixelcnn", "sample.sampler='cached'", r"sample.sampler must be 'full' \(no cached sampler"),
-    ("gated_pixelcnn", "sample.sampler='fast'", "sample.sampler must be 'full' or 'cached'"),
+    ("pixelcnn", "sample.sampler=cached", r"sample.sampler must be 'full' \(no cached sampler"),
+    ("gated_pixelcnn", "sample.sampler=fast", "sample.sampler must be 'full' or 'cached'"),
     ("gated_pixelcnn", "net.num_layers=0", "net.num_layers must be a positive integer"),
     ("pixelcnn", "net.kernel=0", "net.kernel must be a positive integer"),
+    ("pixelrnn", "net.layer=gru", "net.layer must be one of row_lstm, diagonal_bilstm"),
+    ("pixelrnn", "net.units=0", "net.units must be a positive integer"),
 ])
 def test_bad_settings_are_refused_by_name(model, override, message):
   with pytest.raises(ValueError, match=message):
