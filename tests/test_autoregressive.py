@@ -168,3 +168,12 @@ def test_images_of_the_wrong_rank_are_refused():
   family = registry.build(small("nade"))
   with pytest.raises(ValueError, match=r"nade expects images \[B, H, W, C\] in \[0, 1\]"):
     family.init(jax.random.key(0), {"image": np.zeros((2, 784), np.float32)})
+
+
+def test_grey_images_without_binarization_are_refused():
+  family = registry.build(small("pixelcnn", "data.binarize=none"))
+  grey = np.full((2, 28, 28, 1), 0.5, np.float32)
+  with pytest.raises(ValueError, match=r"binary pixels: with data.binarize=none the images must be 0 or 1, "
+                                       r"got values in \[0.5, 0.5\]"):
+    family.init(jax.random.key(0), {"image": grey, "label": np.zeros(2, np.int32)})
+  family.init(jax.random.key(0), {"image": np.round(grey + 0.1), "label": np.zeros(2, np.int32)})  # 0/1: accepted

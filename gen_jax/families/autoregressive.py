@@ -64,7 +64,11 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     return x.reshape(x.shape[0], -1)
 
   def init(key, example):
-    x = flat(jnp.asarray(example["image"][:1]))
+    images = example["image"]
+    if config.data.binarize == "none" and isinstance(images, np.ndarray) and not np.isin(images, (0, 1)).all():
+      raise ValueError(f"{config.model} models binary pixels: with data.binarize=none the images must be 0 or 1, "
+                       f"got values in [{images.min()}, {images.max()}] (data.binarize=dynamic draws the bits)")
+    x = flat(jnp.asarray(images[:1]))
     shape = image_shape.record(example["image"][:1])
     params = model_for(shape).init(key, x, **given(jnp.asarray(example["label"][:1]) if num_classes else None))
     return TrainState.create(params=params, opt_state=tx.init(params))
