@@ -50,10 +50,10 @@ def main() -> None:
   model = MODELS[config.model](config, tuple(x.shape[1:]))
   log_prob = jax.jit(precision.exact(lambda p, b, c: model.test_log_prob(p, b, labels=c)))
 
-  def scores(c):  # [N] log p(x | c) for one class c
-    chunks = [log_prob(state.params, bits[i:i + args.batch], np.full(len(bits[i:i + args.batch]), c, np.int32))
-              for i in range(0, len(bits), args.batch)]
-    return np.concatenate([np.asarray(chunk, np.float64) for chunk in chunks])
+  def scores(c):  # [N] log p(x | c) for one class c; padded chunks, so one compile
+    arrays = {"x": bits, "c": np.full(len(bits), c, np.int32)}
+    return np.asarray(data.batched_apply(lambda b: log_prob(state.params, b["x"], b["c"]), arrays, args.batch),
+                      np.float64)
 
   log_p = np.stack([scores(c) for c in range(num_classes)], axis=1)  # [N, K]
   rows = np.arange(len(y))
