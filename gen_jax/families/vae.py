@@ -1,6 +1,8 @@
 """The VAE ("vae") and the hierarchical VAE ("hvae") on the engine: one chain of L latent layers.
 
-Training maximises the ELBO (`gen_jax.latent.model.elbo_terms`) with β on the KL, on dynamically
+Training maximises the ELBO (`gen_jax.latent.model.elbo_terms`) with β on the KL, or with
+`loss.iwae_k` = k > 1 the importance-weighted bound L_k itself (the IWAE of Burda et al. 2016,
+`iwae_objective`), on dynamically
 binarized images (a fresh Bernoulli draw of every pixel at every step, from the step key) for
 the Bernoulli decoder, or on the [0, 1] grey levels for the Gaussian (MSE) decoder.
 Evaluation reports the test ELBO and the IWAE bound L_k (Burda et al. 2016) as NLL in nats and
@@ -40,6 +42,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"eval.iwae_k must be >= 1 and eval.iwae_chunk must divide it, got {k} and {chunk}")
   if config.loss.beta < 0:
     raise ValueError(f"loss.beta must be >= 0, got {config.loss.beta}")
+  train_k = config.loss.get("iwae_k", 1)
+  if train_k < 1 or (train_k > 1 and config.loss.beta != 1.0):
+    raise ValueError(f"loss.iwae_k must be >= 1, and the IWAE objective (iwae_k > 1) has no KL term to weight: "
+                     f"it needs loss.beta = 1; got iwae_k={train_k}, beta={config.loss.beta}")
 
 
 def split_layers(eps: jax.Array, latents) -> list[jax.Array]:
@@ -52,6 +58,18 @@ def noises(key, n: int, latents) -> list[jax.Array]:
   return split_layers(jax.random.normal(key, (n, sum(latents)), jnp.float32), latents)
 
 
+def iwae_objective(model, params, x, *, k: int, key, likelihood: str, decoder_std: float):
+  """(L_k [B], log w [B, k]) for images x [B, H, W, C]: k reparameterised samples per image,
+  L_k = logsumexp_i log w_i - log k (Burda et al. 2016, eq. 8). Its gradient weights each
+  sample's ∇ log w_i by its normalised importance weight; k = 1 is the (sampled-KL) ELBO."""
+  b = x.shape[0]
+  h1 = model.apply({"params": params}, 0, x, method=chain.ChainVAE.q)  # q(z_1|x) once per image
+  eps = noises(key, b * k, model.latents)  # [B*k, d_l], image-major
+  lw = chain.log_weights(model, params, x, h1, eps, likelihood=likelihood, decoder_std=decoder_std)
+  lw = lw.reshape(b, k)
+  return jax.nn.logsumexp(lw, axis=1) - np.log(k), lw
+
+
 @register("vae")
 @register("hvae")
 def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) -> Family:
@@ -59,6 +77,7 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
   net, ev = config.net, config.eval
   latents = tuple(net.latents)
   likelihood, std = net.likelihood, float(net.get("decoder_std", 1.0))
+  train_k = int(config.loss.get("iwae_k", 1))  # 1: the ELBO; k > 1: the IWAE bound L_k
   tx = make_optimizer(config.optimizer)
   image_shape = ImageShape()  # learnt from the example batch when init is traced
   model_for = lambda shape: chain.ChainVAE(net.arch, tuple(shape), latents, tuple(map(tuple, net.encoder_widths)),
@@ -73,6 +92,10 @@ def build(config: ml_collections.ConfigDict, *, axis_name: str | None = None) ->
     x = batch["image"]  # [B, H, W, C] in [0, 1]
     if likelihood == "bernoulli" and config.data.binarize == "dynamic":
       x = binarize(x, key=jax.random.fold_in(key, 0))
+    if train_k > 1:
+      bound, lw = iwae_objective(model_for(x.shape[1:]), params, x, k=train_k, key=jax.random.fold_in(key, 1),
+                                 likelihood=likelihood, decoder_std=std)
+      return -jnp.mean(bound), ({f"iwae{train_k}": jnp.mean(bound), "elbo": jnp.mean(lw)}, batch_stats)
     eps = noises(jax.random.fold_in(key, 1), x.shape[0], latents)
     log_px, kl = chain.elbo_terms(model_for(x.shape[1:]), params, x, eps, likelihood=likelihood, decoder_std=std)
     loss = -jnp.mean(log_px - config.loss.beta * kl)
